@@ -1,0 +1,137 @@
+"""The control surface over HTTP, under /_admin/: users and codes, picking, revoking, lifetimes, faults, state.
+
+Every route calls the same Python API the demo and tests can use in process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator import photos, picker
+from emulator.http import ApiError, api_error, json_body
+from emulator.world import Google
+
+
+def _google(request: Request) -> Google:
+    return request.app.state.google
+
+
+async def add_user(request: Request) -> Response:
+    body = await json_body(request)
+    google = _google(request)
+    user = google.add_user(sub=body.get("sub"), email=body.get("email"), name=body.get("name", "Demo User"))
+    size = int(body.get("width", 1600)), int(body.get("height", 1200))
+    made = await run_in_threadpool(photos.add_photos, google, user.sub, int(body.get("photos", 0)), *size,
+                                   int(body.get("seed", 0)))
+    return JSONResponse({"sub": user.sub, "email": user.email, "media": [m.id for m in made]})
+
+
+async def mint_code(request: Request) -> Response:
+    body = await json_body(request)
+    known = ("scopes", "granted", "client_id", "redirect_uri", "prompt", "azp")
+    try:
+        code = _google(request).mint_code(body["sub"], **{k: body[k] for k in known if k in body})
+    except KeyError:
+        return api_error(404, "Unknown user.")
+    return JSONResponse({"code": code})
+
+
+async def pick(request: Request) -> Response:
+    body = await json_body(request)
+    try:
+        session_id = picker.pick(_google(request), body.get("session_id"), body.get("sub"), body.get("media"))
+    except ApiError as exc:
+        return api_error(exc.code, exc.message)
+    return JSONResponse({"session_id": session_id})
+
+
+async def revoke(request: Request) -> Response:
+    body = await json_body(request)
+    return JSONResponse({"revoked": _google(request).revoke_user(body["sub"])})
+
+
+async def lifetimes(request: Request) -> Response:
+    google = _google(request)
+    if request.method == "POST":
+        google.lifetimes = dataclasses.replace(google.lifetimes, **await json_body(request))
+    return JSONResponse(dataclasses.asdict(google.lifetimes))
+
+
+async def faults(request: Request) -> Response:
+    google = _google(request)
+    if request.method == "DELETE":
+        google.faults.clear()
+    elif request.method == "POST":
+        body = await json_body(request)
+        google.inject_fault(body.pop("endpoint"), **body)
+    return JSONResponse({"faults": [dataclasses.asdict(f) for f in google.faults]})
+
+
+async def state(request: Request) -> Response:
+    return JSONResponse(snapshot(_google(request)))
+
+
+async def requests_log(request: Request) -> Response:
+    google = _google(request)
+    with google.lock:
+        return JSONResponse({"requests": list(google.log), "counts": google.counts()})
+
+
+async def tokens(request: Request) -> Response:
+    """Every token issued, so leak tests can look for them where they must not be."""
+    google = _google(request)
+    with google.lock:
+        return JSONResponse({
+            "codes": list(google.codes),
+            "access_tokens": list(google.access_tokens),
+            "refresh_tokens": list(google.grants),
+            "upload_tokens": list(google.uploads),
+        })
+
+
+def snapshot(google: Google) -> dict[str, Any]:
+    with google.lock:
+        albums = []
+        for album in google.albums.values():
+            items = [m for m in google.media.values() if m.album_id == album.id]
+            albums.append({
+                "id": album.id, "sub": album.sub, "title": album.title,
+                "items": [{"id": m.id, "description": m.description, "filename": m.filename, "sha256": m.sha256,
+                           "width": m.width, "height": m.height, "mime_type": m.mime_type} for m in items],
+            })
+        return {
+            "users": [{"sub": u.sub, "email": u.email, "media": list(u.media)} for u in google.users.values()],
+            "albums": albums,
+            "grants": [{"sub": g.sub, "scopes": g.scopes, "revoked": g.revoked} for g in google.grants.values()],
+            "picker_sessions": [{"id": s.id, "sub": s.sub, "picked": s.picked} for s in google.sessions.values()],
+            "counts": google.counts(),
+        }
+
+
+async def media(request: Request) -> Response:
+    google = _google(request)
+    with google.lock:
+        item = google.media.get(request.path_params["media_id"])
+    if item is None:
+        return api_error(404, "Unknown media item.")
+    return Response(item.data, media_type=item.mime_type)
+
+
+routes = [
+    Route("/_admin/users", add_user, methods=["POST"]),
+    Route("/_admin/codes", mint_code, methods=["POST"]),
+    Route("/_admin/pick", pick, methods=["POST"]),
+    Route("/_admin/revoke", revoke, methods=["POST"]),
+    Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
+    Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/_admin/state", state, methods=["GET"]),
+    Route("/_admin/requests", requests_log, methods=["GET"]),
+    Route("/_admin/tokens", tokens, methods=["GET"]),
+    Route("/_admin/media/{media_id}", media, methods=["GET"]),
+]

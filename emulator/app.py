@@ -1,0 +1,14 @@
+"""The emulator's ASGI app: one origin with Google's own paths under it, and /_admin/ for control."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from emulator import admin, content, library, oauth, picker
+from emulator.world import Google
+
+
+def create_app(google: Google | None = None) -> Starlette:
+    app = Starlette(routes=[*oauth.routes, *picker.routes, *library.routes, *content.routes, *admin.routes])
+    app.state.google = google or Google()
+    return app

@@ -1,0 +1,57 @@
+"""A client for the emulator's /_admin/ surface, used by tests, the demo and load runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class AdminClient:
+    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.http = requests.Session()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"{self.url}/_admin/{path}", json=body, timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+
+    def add_user(self, photos: int = 0, **fields: Any) -> dict[str, Any]:
+        return self._call("POST", "users", {"photos": photos, **fields})
+
+    def mint_code(self, sub: str, **fields: Any) -> str:
+        return self._call("POST", "codes", {"sub": sub, **fields})["code"]
+
+    def pick(self, *, session_id: str | None = None, sub: str | None = None, media: list[str] | None = None) -> str:
+        return self._call("POST", "pick", {"session_id": session_id, "sub": sub, "media": media})["session_id"]
+
+    def revoke(self, sub: str) -> int:
+        return self._call("POST", "revoke", {"sub": sub})["revoked"]
+
+    def set_lifetimes(self, **seconds: float) -> dict[str, float]:
+        return self._call("POST", "lifetimes", seconds)
+
+    def inject_fault(self, endpoint: str, *, status: int | None = None, count: int = 1, **kw: Any) -> None:
+        self._call("POST", "faults", {"endpoint": endpoint, "status": status, "count": count, **kw})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "state")
+
+    def counts(self) -> dict[str, int]:
+        return self._call("GET", "requests")["counts"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "requests")["requests"]
+
+    def tokens(self) -> dict[str, list[str]]:
+        return self._call("GET", "tokens")
+
+    def media_bytes(self, media_id: str) -> bytes:
+        response = self.http.get(f"{self.url}/_admin/media/{media_id}", timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.content

@@ -1,0 +1,92 @@
+"""Google's OAuth endpoints: /token (authorization_code, refresh_token), /revoke, and the ID token certs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.http import endpoint, oauth_error, run
+from emulator.world import AccessToken, Google, OAuthError
+
+
+async def token(request: Request) -> Response:
+    form = await _form(request)
+    grant_type = form.get("grant_type", "")
+    name = f"oauth.token.{grant_type}" if grant_type in ("authorization_code", "refresh_token") else "oauth.token"
+
+    async def handle(request: Request, google: Google, _: AccessToken | None) -> Response:
+        try:
+            if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
+                raise OAuthError("invalid_request", "Invalid content type.")
+            client_id, secret = _client_credentials(request, form)
+            google.check_client(client_id, secret)
+            return JSONResponse(_grant(google, grant_type, form, client_id or ""), headers={"Cache-Control": "no-store"})
+        except OAuthError as exc:
+            return oauth_error(exc.status, exc.error, exc.description)
+
+    return await run(name, request, handle, None, oauth=True)
+
+
+def _grant(google: Google, grant_type: str, form: dict[str, str], client_id: str) -> dict[str, object]:
+    if grant_type == "authorization_code":
+        if not form.get("code"):
+            raise OAuthError("invalid_request", "Missing required parameter: code")
+        return google.redeem(form["code"], client_id, form.get("redirect_uri"))
+    if grant_type == "refresh_token":
+        if not form.get("refresh_token"):
+            raise OAuthError("invalid_request", "Missing required parameter: refresh_token")
+        return google.refresh(form["refresh_token"], client_id)
+    raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+
+@endpoint("oauth.revoke", oauth=True)
+async def revoke(request: Request, google: Google, _: AccessToken | None) -> Response:
+    form = await _form(request)
+    value = form.get("token") or request.query_params.get("token")
+    if not value:
+        return oauth_error(400, "invalid_request", "Missing required parameter: token")
+    try:
+        google.revoke_token(value)
+    except OAuthError as exc:
+        return oauth_error(400, exc.error, exc.description)
+    return JSONResponse({})
+
+
+@endpoint("oauth.certs.v1")
+async def certs_v1(request: Request, google: Google, _: AccessToken | None) -> Response:
+    return JSONResponse(google.signer.pem_certs(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+@endpoint("oauth.certs.v3")
+async def certs_v3(request: Request, google: Google, _: AccessToken | None) -> Response:
+    return JSONResponse(google.signer.jwks(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
+    """client_secret_post or client_secret_basic, both of which Google accepts."""
+    header = request.headers.get("authorization", "")
+    if header.startswith("Basic "):
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise OAuthError("invalid_client", "Unauthorized", 401) from exc
+        return client_id, secret
+    return form.get("client_id"), form.get("client_secret")
+
+
+routes = [
+    Route("/token", token, methods=["POST"]),
+    Route("/revoke", revoke, methods=["POST"]),
+    Route("/oauth2/v1/certs", certs_v1, methods=["GET"]),
+    Route("/oauth2/v3/certs", certs_v3, methods=["GET"]),
+]

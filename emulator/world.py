@@ -1,0 +1,326 @@
+"""The emulator's in-memory Google: users, OAuth grants and tokens, faults and the request log.
+
+Imports nothing from darkroom. Route modules read and change it under `Google.lock`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator import keys
+
+PICKER_SCOPE = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly"
+APPENDONLY = "https://www.googleapis.com/auth/photoslibrary.appendonly"
+APPCREATED = "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata"
+DRIVE_APPDATA = "https://www.googleapis.com/auth/drive.appdata"
+# Google answers short scope names with their long aliases, and adds openid (reference/google-apis.md §1.3).
+SCOPE_ALIASES = {
+    "email": "https://www.googleapis.com/auth/userinfo.email",
+    "profile": "https://www.googleapis.com/auth/userinfo.profile",
+}
+DEFAULT_SCOPES = ("openid", "email", "profile", PICKER_SCOPE, APPENDONLY, APPCREATED)
+DEMO_CLIENT_ID = "darkroom-demo.apps.googleusercontent.com"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+
+
+class OAuthError(Exception):
+    """An OAuth error as Google's token endpoint reports it."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error, self.description, self.status = error, description, status
+
+
+@dataclass
+class Lifetimes:
+    code_s: float = 600.0
+    access_token_s: float = 3599.0
+    base_url_s: float = 3600.0
+    upload_token_s: float = 86400.0
+    picker_session_s: float = 3600.0
+    poll_interval_s: float = 1.0
+
+
+@dataclass
+class User:
+    sub: str
+    email: str
+    name: str
+    locale: str = "en"
+    media: list[str] = field(default_factory=list)
+    consented: set[str] = field(default_factory=set)
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        given, _, family = self.name.partition(" ")
+        return {
+            "email": self.email,
+            "email_verified": True,
+            "name": self.name,
+            "given_name": given,
+            "family_name": family,
+            "picture": f"https://lh3.googleusercontent.com/a/{self.sub}",
+            "locale": self.locale,
+        }
+
+
+@dataclass
+class Media:
+    id: str
+    sub: str
+    filename: str
+    mime_type: str
+    data: bytes
+    width: int
+    height: int
+    create_time: str
+    description: str = ""
+    album_id: str | None = None
+    client_id: str | None = None  # set on items an app created
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Code:
+    sub: str
+    client_id: str
+    scopes: list[str]
+    redirect_uri: str
+    expires_at: float
+    offline: bool
+    azp: str
+    used: bool = False
+
+
+@dataclass
+class Grant:
+    refresh_token: str
+    sub: str
+    client_id: str
+    scopes: list[str]
+    revoked: bool = False
+
+
+@dataclass
+class AccessToken:
+    sub: str
+    client_id: str
+    scopes: list[str]
+    expires_at: float
+    grant: Grant | None
+
+
+@dataclass
+class Fault:
+    endpoint: str
+    status: int | None
+    count: int
+    retry_after_s: int | None = None
+    delay_s: float = 0.0
+
+
+class Google:
+    """One emulated Google project: its web client(s), users and everything they granted."""
+
+    def __init__(self, clients: dict[str, str] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.clients = dict(clients or {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
+        self.lifetimes = Lifetimes()
+        self.signer = keys.Signer()
+        self.users: dict[str, User] = {}
+        self.media: dict[str, Media] = {}
+        self.codes: dict[str, Code] = {}
+        self.grants: dict[str, Grant] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.faults: list[Fault] = []
+        self.log: list[dict[str, Any]] = []
+        self.origin = "http://127.0.0.1"
+        self.sessions: dict[str, Any] = {}
+        self.albums: dict[str, Any] = {}
+        self.uploads: dict[str, Any] = {}
+        self.base_urls: dict[str, Any] = {}
+
+    # --- users and codes (the control surface) -------------------------------------------------
+
+    def add_user(self, *, sub: str | None = None, email: str | None = None, name: str = "Demo User") -> User:
+        with self.lock:
+            sub = sub or str(secrets.randbelow(10**21)).rjust(21, "1")
+            user = self.users.get(sub) or User(sub=sub, email=email or f"user{sub[-6:]}@example.com", name=name)
+            self.users[sub] = user
+            return user
+
+    def add_media(self, sub: str, filename: str, mime_type: str, data: bytes, width: int, height: int) -> Media:
+        with self.lock:
+            item = Media(new_id(), sub, filename, mime_type, data, width, height, rfc3339(time.time()))
+            self.media[item.id] = item
+            self.users[sub].media.append(item.id)
+            return item
+
+    def mint_code(
+        self,
+        sub: str,
+        *,
+        scopes: list[str] | None = None,
+        granted: list[str] | None = None,
+        client_id: str | None = None,
+        redirect_uri: str = "",
+        prompt: str | None = None,
+        azp: str | None = None,
+    ) -> str:
+        """A one-time code as the app's sign-in returns it; `granted` narrows what the user allowed."""
+        with self.lock:
+            client_id = client_id or next(iter(self.clients))
+            user = self.users[sub]
+            offline = prompt == "consent" or client_id not in user.consented
+            user.consented.add(client_id)
+            chosen = list(granted if granted is not None else (scopes or DEFAULT_SCOPES))
+            code = "4/0A" + secrets.token_urlsafe(60)
+            expires = time.time() + self.lifetimes.code_s
+            self.codes[code] = Code(sub, client_id, chosen, redirect_uri, expires, offline, azp or client_id)
+            return code
+
+    def revoke_user(self, sub: str) -> int:
+        with self.lock:
+            return sum(self._revoke_grant(g) for g in self.grants.values() if g.sub == sub and not g.revoked)
+
+    # --- OAuth (the token and revoke endpoints) ------------------------------------------------
+
+    def check_client(self, client_id: str | None, client_secret: str | None) -> None:
+        if not client_id or client_id not in self.clients:
+            raise OAuthError("invalid_client", "The OAuth client was not found.", 401)
+        if not secrets.compare_digest(self.clients[client_id], client_secret or ""):
+            raise OAuthError("invalid_client", "Unauthorized", 401)
+
+    def redeem(self, code_value: str, client_id: str, redirect_uri: str | None) -> dict[str, Any]:
+        with self.lock:
+            code = self.codes.get(code_value)
+            if code is None:
+                raise OAuthError("invalid_grant", "Malformed auth code.")
+            if code.used:
+                raise OAuthError("invalid_grant", "Code was already redeemed.")
+            if code.expires_at < time.time():
+                raise OAuthError("invalid_grant", "Bad Request")
+            if code.client_id != client_id:
+                raise OAuthError("unauthorized_client", "Unauthorized")
+            if redirect_uri is None:
+                raise OAuthError("invalid_request", "Missing parameter: redirect_uri")
+            if redirect_uri != code.redirect_uri:
+                raise OAuthError("redirect_uri_mismatch", "Bad Request")
+            code.used = True
+            grant = None
+            if code.offline:
+                grant = Grant("1//0" + secrets.token_urlsafe(80), code.sub, client_id, code.scopes)
+                self.grants[grant.refresh_token] = grant
+            return self._token_response(code.sub, client_id, code.scopes, grant, code.azp, with_refresh=True)
+
+    def refresh(self, refresh_token: str, client_id: str) -> dict[str, Any]:
+        with self.lock:
+            grant = self.grants.get(refresh_token)
+            if grant is None or grant.revoked or grant.client_id != client_id:
+                raise OAuthError("invalid_grant", "Token has been expired or revoked.")
+            return self._token_response(grant.sub, client_id, grant.scopes, grant, client_id, with_refresh=False)
+
+    def revoke_token(self, token: str) -> None:
+        with self.lock:
+            grant = self.grants.get(token)
+            if grant is None and token in self.access_tokens:
+                grant = self.access_tokens[token].grant
+            if grant is None or grant.revoked:
+                raise OAuthError("invalid_token", "Token expired or revoked")
+            # Revoking is per project: every grant of this user in the project goes (google-apis.md §0.7).
+            self.revoke_user(grant.sub)
+
+    def _revoke_grant(self, grant: Grant) -> int:
+        grant.revoked = True
+        for value, token in list(self.access_tokens.items()):
+            if token.grant is grant:
+                del self.access_tokens[value]
+        return 1
+
+    def _token_response(
+        self, sub: str, client_id: str, scopes: list[str], grant: Grant | None, azp: str, *, with_refresh: bool
+    ) -> dict[str, Any]:
+        access = "ya29." + secrets.token_urlsafe(100)
+        expires = time.time() + self.lifetimes.access_token_s
+        self.access_tokens[access] = AccessToken(sub, client_id, scopes, expires, grant)
+        body: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": int(self.lifetimes.access_token_s),
+            "scope": " ".join(response_scopes(scopes)),
+            "token_type": "Bearer",
+        }
+        if {"openid", "email", "profile"} & set(scopes):
+            body["id_token"] = self._id_token(sub, client_id, scopes, azp, access)
+        if with_refresh and grant is not None:
+            body["refresh_token"] = grant.refresh_token
+        return body
+
+    def _id_token(self, sub: str, client_id: str, scopes: list[str], azp: str, access: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {"iss": "https://accounts.google.com", "azp": azp, "aud": client_id, "sub": sub}
+        claims["at_hash"] = keys.at_hash(access)
+        claims.update({"iat": now, "exp": now + 3600})
+        profile = self.users[sub].claims
+        if "email" in scopes:
+            claims.update({k: profile[k] for k in ("email", "email_verified")})
+        if "profile" in scopes:
+            claims.update({k: v for k, v in profile.items() if k not in ("email", "email_verified")})
+        return self.signer.sign(claims)
+
+    def authenticate(self, header: str | None) -> AccessToken | None:
+        if not header or not header.startswith("Bearer "):
+            return None
+        with self.lock:
+            token = self.access_tokens.get(header[len("Bearer ") :].strip())
+            if token is None or token.expires_at < time.time():
+                return None
+            return token
+
+    # --- faults and the request log -----------------------------------------------------------
+
+    def inject_fault(self, endpoint: str, *, status: int | None = None, count: int = 1, **kw: Any) -> None:
+        with self.lock:
+            self.faults.append(Fault(endpoint, status, count, kw.get("retry_after_s"), kw.get("delay_s", 0.0)))
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.count > 0 and fnmatch.fnmatchcase(endpoint, fault.endpoint):
+                    fault.count -= 1
+                    return fault
+            return None
+
+    def record(self, endpoint: str, method: str, status: int) -> None:
+        with self.lock:
+            self.log.append({"endpoint": endpoint, "method": method, "status": status, "at": time.time()})
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            counts: dict[str, int] = {}
+            for entry in self.log:
+                counts[entry["endpoint"]] = counts.get(entry["endpoint"], 0) + 1
+            return counts
+
+
+def response_scopes(scopes: list[str]) -> list[str]:
+    out = [SCOPE_ALIASES.get(s, s) for s in scopes]
+    if ("email" in scopes or "profile" in scopes) and "openid" not in out:
+        out.append("openid")
+    return sorted(set(out))
+
+
+def new_id() -> str:
+    return "A" + secrets.token_urlsafe(40).replace("-", "x").replace("_", "y")
+
+
+def rfc3339(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"

@@ -1,0 +1,104 @@
+"""darkroom's settings: the only module that reads the environment (prefix DARKROOM_, and .env).
+
+Entry points call get_settings() once; everything below receives a Settings or the values it needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The scopes each photo source needs: the Picker reads what the user picked, appendonly creates the
+# target album and uploads, appcreateddata lists what darkroom created (the inbox, and reconciling).
+SOURCE_SCOPES: dict[str, tuple[str, ...]] = {
+    "picker": (
+        "https://www.googleapis.com/auth/photospicker.mediaitems.readonly",
+        "https://www.googleapis.com/auth/photoslibrary.appendonly",
+        "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata",
+    ),
+    "inbox": (
+        "https://www.googleapis.com/auth/photoslibrary.appendonly",
+        "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata",
+    ),
+}
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_", env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./darkroom.db"
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("DARKROOM_REDIS_URL", "REDIS_URL"))
+
+    google_client_secrets_file: Path | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_redirect_uri: str = ""
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
+    photos_library_uri: str = "https://photoslibrary.googleapis.com"
+    photos_picker_uri: str = "https://photospicker.googleapis.com"
+
+    token_keys: SecretStr | None = None
+    target_album_title: str = "Enhanced by darkroom"
+    inbox_album_title: str = "darkroom inbox"
+
+    http_timeout_s: float = 30.0
+    id_token_clock_skew_s: int = 10
+    access_token_margin_s: int = 300
+    exchange_max_age_ms: int = 10 * 60 * 1000
+    recipe: str = "auto-v1"
+    log_level: str = "INFO"
+
+    def client_credentials(self) -> tuple[str, str]:
+        """The web client's id and secret, from the id/secret settings or the client_secret.json file."""
+        if self.google_client_id and self.google_client_secret:
+            return self.google_client_id, self.google_client_secret.get_secret_value()
+        if self.google_client_secrets_file:
+            return _read_client_secrets(self.google_client_secrets_file)
+        raise ConfigurationError(
+            "no Google client credentials: set DARKROOM_GOOGLE_CLIENT_SECRETS_FILE to the downloaded "
+            "client_secret_*.json, or DARKROOM_GOOGLE_CLIENT_ID and DARKROOM_GOOGLE_CLIENT_SECRET"
+        )
+
+    def token_key_bytes(self) -> list[bytes]:
+        """The token keys, first one encrypting; refuses to go on without one."""
+        if self.token_keys is None or not self.token_keys.get_secret_value().strip():
+            raise ConfigurationError(
+                "DARKROOM_TOKEN_KEYS is not set: run `darkroom keys new` and set its output as DARKROOM_TOKEN_KEYS"
+            )
+        return [_decode_key(part) for part in self.token_keys.get_secret_value().split(",") if part.strip()]
+
+
+def _read_client_secrets(path: Path) -> tuple[str, str]:
+    try:
+        data = json.loads(path.read_text())
+        client = data.get("web") or data["installed"]
+        return client["client_id"], client["client_secret"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read client id and secret from {path}: {exc.__class__.__name__}") from exc
+
+
+def _decode_key(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.strip())
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError("a DARKROOM_TOKEN_KEYS entry is not URL-safe base64") from exc
+    if len(key) != 32:
+        raise ConfigurationError("each DARKROOM_TOKEN_KEYS entry must be 32 bytes (run `darkroom keys new`)")
+    return key
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
