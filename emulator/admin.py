@@ -106,7 +106,8 @@ def snapshot(google: Google) -> dict[str, Any]:
                            "width": m.width, "height": m.height, "mime_type": m.mime_type} for m in items],
             })
         return {
-            "users": [{"sub": u.sub, "email": u.email, "media": list(u.media)} for u in google.users.values()],
+            "users": [{"sub": u.sub, "email": u.email, "media": list(u.media),
+                       "filenames": {m: google.media[m].filename for m in u.media}} for u in google.users.values()],
             "albums": albums,
             "grants": [{"sub": g.sub, "scopes": g.scopes, "revoked": g.revoked} for g in google.grants.values()],
             "picker_sessions": [{"id": s.id, "sub": s.sub, "picked": s.picked} for s in google.sessions.values()],

@@ -1,0 +1,98 @@
+"""darkroom's public HTTP surface: POST /v1/auth-codes, GET /v1/submissions/{id}, health and readiness."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ingest.payloads import AuthCode, problem
+from settings import Settings, get_settings
+from workers import broker, intake
+from workers.context import Context
+
+MAX_BODY_BYTES = 4096
+_SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+async def post_auth_code(request: Request) -> Response:
+    # Google's backend sample refuses requests without this header: a browser cannot add it cross-site.
+    if not request.headers.get("x-requested-with"):
+        return problem(403, "Forbidden", "the X-Requested-With header is required")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return problem(415, "Unsupported Media Type", "send the code as application/json")
+    body = await _bounded_body(request)
+    if body is None:
+        return problem(413, "Payload Too Large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        payload = AuthCode.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        return problem(422, "Unprocessable Content", "the body does not match the schema", errors=errors)
+    ctx: Context = request.app.state.context
+    submission_id = await run_in_threadpool(intake.submit, ctx, payload.code, payload.source)
+    body_out = {"submission_id": submission_id, "status_url": f"/v1/submissions/{submission_id}"}
+    return JSONResponse(body_out, status_code=202)
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return body
+
+
+async def get_submission(request: Request) -> Response:
+    submission_id = request.path_params["submission_id"]
+    view = None
+    if _SUBMISSION_ID.match(submission_id):
+        view = await run_in_threadpool(intake.status, request.app.state.context, submission_id)
+    if view is None:
+        return problem(404, "Not Found", "no such submission")
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    checks = await run_in_threadpool(intake.readiness, request.app.state.context)
+    return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return problem(404, "Not Found", "no such resource")
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return problem(405, "Method Not Allowed", f"{request.method} is not allowed here")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    if broker._broker is None:
+        broker.setup(settings)
+    routes = [
+        Route("/v1/auth-codes", post_auth_code, methods=["POST"]),
+        Route("/v1/submissions/{submission_id}", get_submission, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    context = Context(settings)
+    context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
+    app.state.context = context
+    return app
+
+

@@ -1,0 +1,23 @@
+"""Request payloads and problem bodies (RFC 9457, application/problem+json)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+# Google's authorization codes are at most 256 bytes of URL-safe ASCII (google-apis.md §1.3); leave headroom.
+CODE_PATTERN = r"^[A-Za-z0-9/_\-\.~+=]+$"
+
+
+class AuthCode(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: str = Field(min_length=8, max_length=512, pattern=CODE_PATTERN)
+    source: Literal["picker", "inbox"] = "picker"
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")

@@ -1,0 +1,71 @@
+"""The actors: each body calls one use case. Importing this module declares them on the broker.
+
+Run as `dramatiq workers.actors --queues Q`. Actor names are part of the wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dramatiq
+
+from settings import get_settings
+from workers import broker, exchange, fanout, outcomes, processing
+from workers.context import Context, get_context
+from workers.errors import RateLimited
+
+if broker._broker is None:  # the dramatiq CLI imports us first: this is an entry point
+    broker.setup(get_settings())
+
+MINUTE_MS = 60_000
+
+
+def _run(use_case: Callable[[Context, str], None], object_id: str) -> None:
+    try:
+        use_case(get_context(), object_id)
+    except RateLimited as exc:
+        # Google wants at least 30 s after a 429, or its Retry-After: wait that, not our backoff.
+        raise dramatiq.Retry(str(exc), delay=int(exc.delay_s * 1000)) from exc
+
+
+def _on_submission_failure(args: tuple[object, ...], exc: BaseException | None) -> None:
+    outcomes.submission_failed(get_context(), str(args[0]), exc)
+
+
+def _on_item_failure(args: tuple[object, ...], exc: BaseException | None) -> None:
+    outcomes.item_failed(get_context(), str(args[0]), exc)
+
+
+@dramatiq.actor(queue_name="exchange", max_age=get_settings().exchange_max_age_ms, retry_when=broker.retry_policy(3),
+                min_backoff=1000, max_backoff=10_000, time_limit=MINUTE_MS)
+def exchange_code(submission_id: str) -> None:
+    _run(exchange.exchange, submission_id)
+
+
+@dramatiq.actor(queue_name="exchange", retry_when=broker.retry_policy(5), min_backoff=2000, max_backoff=60_000,
+                time_limit=MINUTE_MS)
+def open_picker(submission_id: str) -> None:
+    _run(fanout.open_picker, submission_id)
+
+
+@dramatiq.actor(queue_name="maintenance", retry_when=broker.retry_policy(8), min_backoff=2000,
+                max_backoff=5 * MINUTE_MS, time_limit=5 * MINUTE_MS)
+def poll_picker(submission_id: str) -> None:
+    _run(fanout.poll_picker, submission_id)
+
+
+@dramatiq.actor(queue_name="maintenance", retry_when=broker.retry_policy(8), min_backoff=2000,
+                max_backoff=5 * MINUTE_MS, time_limit=5 * MINUTE_MS)
+def scan_inbox(submission_id: str) -> None:
+    _run(fanout.scan_inbox, submission_id)
+
+
+@dramatiq.actor(queue_name="photos", retry_when=broker.retry_policy(6), min_backoff=5000, max_backoff=10 * MINUTE_MS,
+                time_limit=10 * MINUTE_MS)
+def process_item(item_id: str) -> None:
+    _run(processing.process, item_id)
+
+
+for _name in ("exchange_code", "open_picker", "poll_picker", "scan_inbox"):
+    broker.give_up.handlers[_name] = _on_submission_failure
+broker.give_up.handlers["process_item"] = _on_item_failure

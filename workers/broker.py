@@ -1,0 +1,85 @@
+"""The broker: Redis when a URL is set, else dramatiq's in-process StubBroker (the embedded default).
+
+One explicit global with a setter, as dramatiq has. Middleware is listed in full, so dramatiq's default
+of 20 retries over about 30 days is never used; each actor names its own bounded budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, Retries, ShutdownNotifications, TimeLimit
+
+from settings import Settings
+from workers.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+QUEUES = ("exchange", "photos", "maintenance")
+GiveUpHandler = Callable[[tuple[Any, ...], BaseException | None], None]
+
+
+def retry_policy(transient_budget: int) -> Callable[[int, BaseException], bool]:
+    """Permanent: never. Transient (and dramatiq.Retry): up to the budget. An unknown bug: once."""
+
+    def should_retry(retries: int, exc: BaseException) -> bool:
+        if isinstance(exc, PermanentError):
+            return False
+        if isinstance(exc, TransientError | dramatiq.Retry):
+            return retries < transient_budget
+        return retries < 1
+
+    return should_retry
+
+
+class GiveUp(Middleware):
+    """When a message fails for good (retries spent, permanent error, too old), record why in the DB."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, GiveUpHandler] = {}
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        if exception is not None and message.failed:
+            self._record(message, exception)
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        if message.failed:
+            self._record(message, None)
+
+    def _record(self, message: Any, exception: BaseException | None) -> None:
+        handler = self.handlers.get(message.actor_name)
+        if handler is None:
+            return
+        try:
+            handler(tuple(message.args), exception)
+        except Exception:
+            log.exception("could not record the failure of message %s", message.message_id)
+
+
+_broker: dramatiq.Broker | None = None
+give_up = GiveUp()
+
+
+def setup(settings: Settings) -> dramatiq.Broker:
+    global _broker
+    middleware = [AgeLimit(), TimeLimit(time_limit=10 * 60 * 1000), ShutdownNotifications(), Callbacks(),
+                  Pipelines(), Retries(max_retries=3, min_backoff=1000, max_backoff=600_000), give_up]
+    if settings.redis_url:
+        broker: dramatiq.Broker = RedisBroker(url=settings.redis_url, middleware=middleware)
+    else:
+        broker = StubBroker(middleware=middleware)
+    for queue in QUEUES:
+        broker.declare_queue(queue)
+    dramatiq.set_broker(broker)
+    _broker = broker
+    return broker
+
+
+def current() -> dramatiq.Broker:
+    if _broker is None:
+        raise RuntimeError("workers.broker.setup(settings) must run before anything is enqueued")
+    return _broker

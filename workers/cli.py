@@ -1,0 +1,105 @@
+"""The `darkroom` command. Each subcommand exits non-zero with a one-line reason when it fails."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from settings import ConfigurationError, get_settings
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from workers import demo
+
+    return demo.run(Path(args.out))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from workers.embedded import Embedded
+
+    port = args.port if args.port is not None else int(os.environ.get("PORT", "8000"))
+    Embedded(get_settings(), host=args.host, port=port).run()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from workers.store.db import Database
+
+    Database(get_settings().database_url).migrate()
+    print("database schema is up to date")
+    return 0
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    from workers.store.vault import new_key
+
+    print(new_key())
+    return 0
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    import pipelines
+
+    source, target = Path(args.input), Path(args.output)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        target.mkdir(parents=True, exist_ok=True)
+        pairs = [(f, target / f"{f.stem}.jpg") for f in files]
+    elif source.is_file():
+        pairs = [(source, target)]
+    else:
+        raise ConfigurationError(f"{source} does not exist")
+    failed = 0
+    for n, (src, dst) in enumerate(pairs, 1):
+        try:
+            result = pipelines.enhance_bytes(src.read_bytes(), args.recipe)
+        except pipelines.DecodeError as exc:
+            failed += 1
+            print(f"[{n}/{len(pairs)}] {src.name}: skipped ({exc})", file=sys.stderr)
+            continue
+        dst.write_bytes(result.data)
+        ratio = len(result.data) / max(result.input_bytes, 1)
+        print(f"[{n}/{len(pairs)}] {src.name} -> {dst} ({result.width}x{result.height}, size x{ratio:.2f})")
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="darkroom", description="Act for your app's users on Google Photos.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="the whole flow offline, with a contact sheet")
+    demo.add_argument("--out", default="demo-output")
+    demo.set_defaults(run=_demo)
+    serve = sub.add_parser("serve", help="web and workers in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(run=_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=_migrate)
+    enhance = sub.add_parser("enhance", help="enhance a local file, or a directory into a directory")
+    enhance.add_argument("input")
+    enhance.add_argument("output")
+    enhance.add_argument("--recipe", default="auto-v1")
+    enhance.set_defaults(run=_enhance)
+    keys = sub.add_parser("keys", help="token encryption keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("new", help="print a new key for DARKROOM_TOKEN_KEYS").set_defaults(run=_keys_new)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("DARKROOM_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        code = run(args)
+    except (ConfigurationError, ValueError, OSError) as exc:
+        print(f"darkroom: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,53 @@
+"""The exchange use case: a submission's code becomes a verified, stored grant, then work for its source."""
+
+from __future__ import annotations
+
+import logging
+
+from settings import SOURCE_SCOPES
+from workers import messages
+from workers.context import Context
+from workers.errors import CodeRejected, GrantRevoked, ScopeMissing
+from workers.google import oauth
+from workers.store import grants, submissions
+from workers.store.grants import Access
+
+log = logging.getLogger(__name__)
+
+
+def exchange(ctx: Context, submission_id: str) -> None:
+    """Redeem, verify, check scopes, store, enqueue. A redelivered message finds the code gone and stops."""
+    if not submissions.move(ctx.db, submission_id, ("queued", "exchanging"), "exchanging"):
+        return
+    code = submissions.code_of(ctx.db, ctx.vault, submission_id)
+    if code is None:
+        return
+    try:
+        answer = oauth.exchange_code(ctx.settings, code)
+    except CodeRejected:
+        submissions.update_fields(ctx.db, submission_id, code_secret=None)  # single-use: it is dead now
+        raise
+    submissions.update_fields(ctx.db, submission_id, code_secret=None)
+    if not answer.id_token:
+        raise CodeRejected("no ID token came back: request the openid, email and profile scopes")
+    claims = oauth.verify_id_token(ctx.settings, answer.id_token)
+    source = submissions.get(ctx.db, submission_id).source  # type: ignore[union-attr]
+    _store(ctx, submission_id, claims, answer, source)
+    messages.open_picker(submission_id) if source == "picker" else messages.scan_inbox(submission_id)
+    log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
+
+
+def _store(ctx: Context, submission_id: str, claims: dict[str, object], answer: oauth.TokenResponse,
+           source: str) -> None:
+    sub = str(claims["sub"])
+    missing = [s for s in SOURCE_SCOPES[source] if s not in answer.scopes]
+    state = "insufficient_scope" if missing else "active"
+    has_refresh = grants.save_exchange(ctx.db, ctx.vault, sub=sub, claims=claims, scopes=answer.scopes,
+                                       state=state, access=Access(answer.access_token, answer.expires_at),
+                                       refresh_token=answer.refresh_token)
+    submissions.update_fields(ctx.db, submission_id, sub=sub)
+    if missing:
+        raise ScopeMissing(missing)
+    if not has_refresh:
+        grants.set_state(ctx.db, sub, "revoked", drop_tokens=True)
+        raise GrantRevoked("Google sent no refresh token and none is stored: sign in again with prompt=consent")

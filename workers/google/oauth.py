@@ -1,0 +1,117 @@
+"""The OAuth side of Google: redeem a code, refresh, revoke, verify an ID token.
+
+The code exchange is a raw form POST: google-auth has no public call for it, and oauthlib cannot send the
+empty `redirect_uri` that iOS codes need (reference/google-apis.md §1.2, §8.4).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import google.auth.exceptions
+import google.auth.transport.requests
+import requests
+from google.oauth2 import id_token
+
+from settings import Settings
+from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentError, Unavailable
+from workers.google.responses import error_for
+
+ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+_CONFIG_ERRORS = ("invalid_client", "unauthorized_client", "redirect_uri_mismatch", "unsupported_grant_type")
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str
+    expires_at: datetime.datetime  # naive UTC, as google-auth keeps expiries
+    scopes: tuple[str, ...]
+    refresh_token: str | None
+    id_token: str | None
+
+    def __repr__(self) -> str:  # never print the tokens
+        return f"TokenResponse(scopes={self.scopes!r}, expires_at={self.expires_at!r})"
+
+
+def exchange_code(settings: Settings, code: str, session: requests.Session | None = None) -> TokenResponse:
+    client_id, secret = settings.client_credentials()
+    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": secret,
+            "redirect_uri": settings.google_redirect_uri}
+    return _token_request(settings, form, CodeRejected, session)
+
+
+def refresh_access(settings: Settings, refresh_token: str, session: requests.Session | None = None) -> TokenResponse:
+    client_id, secret = settings.client_credentials()
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id,
+            "client_secret": secret}
+    return _token_request(settings, form, GrantRevoked, session)
+
+
+def revoke(settings: Settings, token: str) -> bool:
+    """Revoke a grant at Google (for the whole project); False when Google says it was already gone."""
+    try:
+        response = requests.post(settings.google_revoke_uri, data={"token": token}, timeout=settings.http_timeout_s)
+    except requests.RequestException as exc:
+        raise Unavailable(f"revoke: {exc.__class__.__name__}") from None
+    if response.status_code == 400:
+        return False
+    if response.status_code >= 400:
+        raise error_for("revoke", response.status_code, response.headers, response.content)
+    return True
+
+
+def verify_id_token(settings: Settings, token: str, session: requests.Session | None = None) -> dict[str, Any]:
+    client_id, _ = settings.client_credentials()
+    request = google.auth.transport.requests.Request(session or requests.Session())
+    try:
+        claims = id_token.verify_token(token, request, audience=client_id, certs_url=settings.google_certs_uri,
+                                       clock_skew_in_seconds=settings.id_token_clock_skew_s)
+    except google.auth.exceptions.TransportError as exc:
+        raise Unavailable("ID token certs could not be fetched") from exc
+    except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise CodeRejected(f"the ID token did not verify: {exc.__class__.__name__}") from None
+    # verify_token checks signature, audience and expiry; the issuer is ours to check (google-apis.md §0.9).
+    if claims.get("iss") not in ISSUERS or not claims.get("sub"):
+        raise CodeRejected("the ID token is not from Google")
+    return dict(claims)
+
+
+def _token_request(
+    settings: Settings, form: dict[str, str], rejected: type[PermanentError], session: requests.Session | None
+) -> TokenResponse:
+    grant = form["grant_type"]
+    try:
+        response = (session or requests).post(settings.google_token_uri, data=form, timeout=settings.http_timeout_s)
+    except requests.RequestException as exc:
+        raise Unavailable(f"token endpoint ({grant}): {exc.__class__.__name__}") from None
+    body = _json(response)
+    if response.status_code == 200 and "access_token" in body:
+        return _token_response(body)
+    error = str(body.get("error", ""))
+    if response.status_code in (400, 401) and error in ("invalid_grant", "invalid_request"):
+        raise rejected(f"token endpoint ({grant}): {error}")
+    if response.status_code in (400, 401) and error in _CONFIG_ERRORS:
+        raise Misconfigured(f"token endpoint ({grant}): {error}: check the client id, secret and redirect URI")
+    raise error_for(f"token endpoint ({grant})", response.status_code, response.headers, response.content)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _token_response(body: dict[str, Any]) -> TokenResponse:
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    return TokenResponse(
+        access_token=body["access_token"],
+        expires_at=now + datetime.timedelta(seconds=int(body.get("expires_in", 3600))),
+        scopes=tuple(str(body.get("scope", "")).split()),
+        refresh_token=body.get("refresh_token") or None,
+        id_token=body.get("id_token"),
+    )

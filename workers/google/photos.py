@@ -1,0 +1,188 @@
+"""Picker and Library calls for one user, in one thread.
+
+JSON methods go through google-api-python-client services built from darkroom's own discovery documents
+(the library ships none for these APIs) with the base URL from settings; media bytes go through
+google-auth's AuthorizedSession. httplib2 is not thread-safe, so a Photos object never crosses threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+import requests
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
+
+from settings import Settings
+from workers.errors import DarkroomError, MediaGone, Unavailable
+from workers.google.responses import check, error_for
+
+_DISCOVERY = Path(__file__).parent / "discovery"
+MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's off-by-one wording
+Refresher = Callable[[], tuple[str, datetime.datetime]]
+
+
+@dataclass(frozen=True)
+class NewItem:
+    upload_token: str
+    filename: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Created:
+    upload_token: str
+    media_id: str | None
+    error: str | None
+
+
+def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresher) -> Credentials:
+    """Credentials whose refresh goes through darkroom's vault (single-flight), never straight to Google."""
+    return Credentials(token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh())
+
+
+def _document(name: str) -> dict[str, Any]:
+    return json.loads((_DISCOVERY / f"{name}.v1.json").read_text())
+
+
+class Photos:
+    def __init__(self, settings: Settings, credentials: Credentials) -> None:
+        self._settings = settings
+        self._credentials = credentials
+        self._bytes = AuthorizedSession(credentials)
+        self._services: dict[str, Any] = {}
+
+    def _service(self, name: str, base: str) -> Any:
+        if name not in self._services:
+            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self._timeout))
+            options = {"api_endpoint": base.rstrip("/") + "/"}
+            self._services[name] = build_from_document(_document(name), http=http, client_options=options)
+        return self._services[name]
+
+    @property
+    def _timeout(self) -> int:
+        return int(self._settings.http_timeout_s)
+
+    def _library(self) -> Any:
+        return self._service("photoslibrary", self._settings.photos_library_uri)
+
+    def _picker(self) -> Any:
+        return self._service("photospicker", self._settings.photos_picker_uri)
+
+    def _execute(self, what: str, request: Any) -> dict[str, Any]:
+        try:
+            return request.execute() or {}
+        except HttpError as exc:
+            raise error_for(what, exc.resp.status, dict(exc.resp), exc.content) from None
+        except DarkroomError:
+            raise
+        except (httplib2.HttpLib2Error, OSError) as exc:
+            raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
+
+    # --- Picker --------------------------------------------------------------------------------
+
+    def create_picker_session(self) -> dict[str, Any]:
+        return self._execute("picker.sessions.create", self._picker().sessions().create(body={}))
+
+    def get_picker_session(self, session_id: str) -> dict[str, Any]:
+        return self._execute("picker.sessions.get", self._picker().sessions().get(sessionId=session_id))
+
+    def delete_picker_session(self, session_id: str) -> None:
+        try:
+            self._execute("picker.sessions.delete", self._picker().sessions().delete(sessionId=session_id))
+        except MediaGone:
+            pass  # already gone: what we wanted
+
+    def picked_items(self, session_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            request = self._picker().mediaItems().list(sessionId=session_id, pageSize=100, pageToken=token)
+            page = self._execute("picker.mediaItems.list", request)
+            items.extend(page.get("mediaItems", []))
+            token = page.get("nextPageToken")
+            if not token:
+                return items
+
+    # --- Library -------------------------------------------------------------------------------
+
+    def find_album(self, title: str) -> str | None:
+        token = None
+        while True:
+            page = self._execute("library.albums.list", self._library().albums().list(pageSize=50, pageToken=token))
+            for album in page.get("albums", []):
+                if album.get("title") == title:
+                    return str(album["id"])
+            token = page.get("nextPageToken")
+            if not token:
+                return None
+
+    def create_album(self, title: str) -> str:
+        created = self._execute("library.albums.create", self._library().albums().create(body={"album": {"title": title}}))
+        return str(created["id"])
+
+    def batch_create(self, album_id: str, items: list[NewItem]) -> list[Created]:
+        """Create items in an album. Google answers 200 even when items fail: every result is read."""
+        assert 0 < len(items) <= MAX_BATCH
+        body = {"albumId": album_id, "newMediaItems": [
+            {"description": i.description, "simpleMediaItem": {"uploadToken": i.upload_token, "fileName": i.filename}}
+            for i in items
+        ]}
+        answer = self._execute("library.mediaItems.batchCreate", self._library().mediaItems().batchCreate(body=body))
+        by_token = {r.get("uploadToken"): r for r in answer.get("newMediaItemResults", [])}
+        return [_created(i.upload_token, by_token.get(i.upload_token)) for i in items]
+
+    def album_items(self, album_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            body = {"albumId": album_id, "pageSize": 100, "pageToken": token}
+            page = self._execute("library.mediaItems.search", self._library().mediaItems().search(body=body))
+            items.extend(page.get("mediaItems", []))
+            token = page.get("nextPageToken")
+            if not token:
+                return items
+
+    # --- bytes ---------------------------------------------------------------------------------
+
+    def download(self, base_url: str) -> bytes:
+        """The original bytes (`=d`); a Bearer token is required for Picker base URLs."""
+        response = self._send("content.download", "GET", f"{base_url}=d")
+        if response.status_code == 403:
+            raise MediaGone("content.download: the base URL expired or was withdrawn")
+        check("content.download", response.status_code, response.headers, response.content)
+        return response.content
+
+    def upload(self, data: bytes, mime_type: str, filename: str) -> str:
+        headers = {"Content-Type": "application/octet-stream", "X-Goog-Upload-Content-Type": mime_type,
+                   "X-Goog-Upload-Protocol": "raw", "X-Goog-Upload-File-Name": filename}
+        url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
+        response = self._send("library.uploads", "POST", url, data=data, headers=headers)
+        check("library.uploads", response.status_code, response.headers, response.content)
+        return response.text
+
+    def _send(self, what: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._bytes.request(method, url, timeout=self._settings.http_timeout_s, **kwargs)
+        except DarkroomError:
+            raise
+        except requests.RequestException as exc:
+            raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
+
+
+def _created(upload_token: str, result: dict[str, Any] | None) -> Created:
+    if result is None:
+        return Created(upload_token, None, "no result for this item")
+    status = result.get("status", {})
+    if status.get("code", 0) == 0 and "mediaItem" in result:
+        return Created(upload_token, str(result["mediaItem"]["id"]), None)
+    return Created(upload_token, None, f"code {status.get('code')}: {status.get('message', '')}"[:200])

@@ -1,0 +1,48 @@
+"""Google's HTTP answers translated into darkroom's error tree, exactly once."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+
+from workers.errors import BadRequest, DarkroomError, MediaGone, RateLimited, Unavailable
+
+
+def message_of(body: bytes | str) -> str:
+    """Google's own error message, short: never the request (which may carry a token)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(error, dict):
+        return f"{error.get('status', '')}: {error.get('message', '')}"[:200]
+    return str(error)[:100]
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_to_datetime(value)
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def error_for(what: str, status: int, headers: Mapping[str, str], body: bytes | str) -> DarkroomError:
+    detail = f"{what}: HTTP {status} {message_of(body)}".strip()
+    if status == 429:
+        return RateLimited(detail, retry_after_s(headers))
+    if status >= 500 or status in (401, 408):
+        # A 401 here came after a refresh already: a clock or propagation hiccup, worth one more try.
+        return Unavailable(detail)
+    if status in (404, 410):
+        return MediaGone(detail)
+    return BadRequest(detail)
+
+
+def check(what: str, status: int, headers: Mapping[str, str], body: bytes | str) -> None:
+    if status >= 400:
+        raise error_for(what, status, headers, body)

@@ -1,0 +1,32 @@
+"""Named locks: in Redis across processes and machines, or in process for the embedded default."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import redis
+
+
+class Locks:
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis = redis.Redis.from_url(redis_url) if redis_url else None
+        self._local: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, name: str, timeout_s: float = 60.0) -> Iterator[None]:
+        """Hold `name`; a holder that dies releases it after `timeout_s`."""
+        if self._redis is not None:
+            with self._redis.lock(f"darkroom:lock:{name}", timeout=timeout_s, blocking_timeout=timeout_s):
+                yield
+            return
+        with self._guard:
+            lock = self._local.setdefault(name, threading.Lock())
+        if not lock.acquire(timeout=timeout_s):
+            raise TimeoutError(f"lock {name} not acquired in {timeout_s} s")
+        try:
+            yield
+        finally:
+            lock.release()

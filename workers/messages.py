@@ -1,0 +1,44 @@
+"""The one enqueue API: producers send by actor name and never import the actors (nor Pillow, nor Google).
+
+Messages carry ids only: no code, token or image ever sits in the broker.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from workers import broker
+
+QUEUE_OF = {
+    "exchange_code": "exchange",
+    "open_picker": "exchange",
+    "poll_picker": "maintenance",
+    "scan_inbox": "maintenance",
+    "process_item": "photos",
+}
+
+
+def send(actor_name: str, *ids: str, delay_ms: int | None = None) -> None:
+    message = dramatiq.Message(queue_name=QUEUE_OF[actor_name], actor_name=actor_name, args=ids, kwargs={},
+                               options={})
+    broker.current().enqueue(message, delay=delay_ms)
+
+
+def exchange_code(submission_id: str) -> None:
+    send("exchange_code", submission_id)
+
+
+def open_picker(submission_id: str) -> None:
+    send("open_picker", submission_id)
+
+
+def poll_picker(submission_id: str, delay_ms: int) -> None:
+    send("poll_picker", submission_id, delay_ms=delay_ms)
+
+
+def process_item(item_id: str) -> None:
+    send("process_item", item_id)
+
+
+def scan_inbox(submission_id: str) -> None:
+    send("scan_inbox", submission_id)

@@ -1,0 +1,105 @@
+"""Grants: a user's tokens (vault ciphertext only), granted scopes, profile claims and state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from workers.store.db import Database
+from workers.store.models import Album, Grant
+from workers.store.vault import Vault
+
+PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
+
+
+@dataclass(frozen=True)
+class Access:
+    token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"Access(expires_at={self.expires_at!r})"
+
+
+def _context(sub: str, kind: str) -> str:
+    return f"grant:{sub}:{kind}"
+
+
+def get(db: Database, sub: str) -> Grant | None:
+    with db.session() as s:
+        return s.get(Grant, sub)
+
+
+def save_exchange(
+    db: Database, vault: Vault, *, sub: str, claims: dict[str, Any], scopes: tuple[str, ...], state: str,
+    access: Access, refresh_token: str | None,
+) -> bool:
+    """Store what a code exchange returned; a missing refresh token never replaces a stored one.
+
+    Returns whether the grant has a refresh token afterwards.
+    """
+    with db.session() as s:
+        grant = s.get(Grant, sub) or Grant(sub=sub)
+        grant.state, grant.scopes = state, " ".join(scopes)
+        for claim in PROFILE_CLAIMS:
+            setattr(grant, claim, claims.get(claim))
+        grant.access_secret = vault.encrypt(access.token, _context(sub, "access"))
+        grant.access_expires_at = access.expires_at
+        if refresh_token:
+            grant.refresh_secret = vault.encrypt(refresh_token, _context(sub, "refresh"))
+        s.add(grant)
+        return grant.refresh_secret is not None
+
+
+def access_of(db: Database, vault: Vault, sub: str) -> Access | None:
+    grant = get(db, sub)
+    if grant is None or grant.access_secret is None or grant.access_expires_at is None:
+        return None
+    return Access(vault.decrypt(grant.access_secret, _context(sub, "access")), grant.access_expires_at)
+
+
+def refresh_token_of(db: Database, vault: Vault, sub: str) -> str | None:
+    grant = get(db, sub)
+    if grant is None or grant.refresh_secret is None:
+        return None
+    return vault.decrypt(grant.refresh_secret, _context(sub, "refresh"))
+
+
+def store_refresh(
+    db: Database, vault: Vault, sub: str, access: Access, refresh_token: str | None, scopes: tuple[str, ...]
+) -> None:
+    values: dict[str, Any] = {"access_secret": vault.encrypt(access.token, _context(sub, "access")),
+                              "access_expires_at": access.expires_at}
+    if refresh_token:  # Google may rotate it; "none" never overwrites the one we hold
+        values["refresh_secret"] = vault.encrypt(refresh_token, _context(sub, "refresh"))
+    if scopes:
+        values["scopes"] = " ".join(scopes)
+    with db.session() as s:
+        s.execute(update(Grant).where(Grant.sub == sub).values(**values))
+
+
+def set_state(db: Database, sub: str, state: str, *, drop_tokens: bool = False) -> None:
+    values: dict[str, Any] = {"state": state}
+    if drop_tokens:
+        values.update(access_secret=None, access_expires_at=None, refresh_secret=None)
+    with db.session() as s:
+        s.execute(update(Grant).where(Grant.sub == sub).values(**values))
+
+
+def album_of(db: Database, sub: str, purpose: str) -> str | None:
+    with db.session() as s:
+        return s.scalar(select(Album.album_id).where(Album.sub == sub, Album.purpose == purpose))
+
+
+def save_album(db: Database, sub: str, purpose: str, title: str, album_id: str) -> str:
+    """Keep the album id; when another worker saved one first, theirs wins and is returned."""
+    try:
+        with db.session() as s:
+            s.add(Album(sub=sub, purpose=purpose, title=title, album_id=album_id))
+    except IntegrityError:
+        pass
+    return album_of(db, sub, purpose) or album_id

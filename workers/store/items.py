@@ -1,0 +1,77 @@
+"""Items: the ledger of source item × recipe version, one row each, with the state each step recorded."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from workers.store.db import Database
+from workers.store.models import Item
+
+FINAL = ("done", "failed")
+
+
+@dataclass(frozen=True)
+class Source:
+    media_id: str
+    base_url: str
+    filename: str
+    mime_type: str
+
+
+def add(db: Database, submission_id: str, sub: str, source: str, recipe: str, found: list[Source]) -> list[str]:
+    """Ledger rows for what was found; an item already in the ledger keeps its row. Returns unfinished ids."""
+    with db.session() as s:
+        existing = {
+            row.source_media_id: row
+            for row in s.scalars(select(Item).where(Item.sub == sub, Item.recipe == recipe,
+                                                    Item.source_media_id.in_([f.media_id for f in found])))
+        }
+        for f in found:
+            row = existing.get(f.media_id)
+            if row is None:
+                row = Item(id=secrets.token_hex(16), submission_id=submission_id, sub=sub, source=source,
+                           source_media_id=f.media_id, recipe=recipe, state="queued")
+                s.add(row)
+                existing[f.media_id] = row
+            if row.state not in FINAL:
+                row.base_url, row.filename, row.mime_type = f.base_url, f.filename, f.mime_type
+                row.submission_id = submission_id
+        return [row.id for row in existing.values() if row.state not in FINAL]
+
+
+def get(db: Database, item_id: str) -> Item | None:
+    with db.session() as s:
+        return s.get(Item, item_id)
+
+
+def set_state(db: Database, item_id: str, state: str, **fields: Any) -> None:
+    with db.session() as s:
+        s.execute(update(Item).where(Item.id == item_id).values(state=state, **fields))
+
+
+def count_attempt(db: Database, item_id: str) -> int:
+    with db.session() as s:
+        s.execute(update(Item).where(Item.id == item_id).values(attempts=Item.attempts + 1))
+        return s.scalar(select(Item.attempts).where(Item.id == item_id)) or 0
+
+
+def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
+    with db.session() as s:
+        query = update(Item).where(Item.id == item_id, Item.state.not_in(FINAL))
+        s.execute(query.values(state="failed", error_code=error_code, error_detail=detail[:500]))
+
+
+def fail_user(db: Database, sub: str, error_code: str, detail: str) -> int:
+    with db.session() as s:
+        query = update(Item).where(Item.sub == sub, Item.state.not_in(FINAL))
+        return s.execute(query.values(state="failed", error_code=error_code, error_detail=detail[:500])).rowcount
+
+
+def unfinished(db: Database, submission_id: str) -> int:
+    with db.session() as s:
+        query = select(Item.id).where(Item.submission_id == submission_id, Item.state.not_in(FINAL))
+        return len(list(s.scalars(query)))

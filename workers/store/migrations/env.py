@@ -1,0 +1,17 @@
+"""Alembic environment: runs on the connection darkroom hands it (workers.store.db.Database.migrate)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from workers.store.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # the alembic command line: `alembic -x url=... upgrade head`
+    engine = create_engine(context.get_x_argument(as_dictionary=True)["url"])
+    connection = engine.connect()
+
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

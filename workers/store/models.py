@@ -1,0 +1,95 @@
+"""The tables. Secrets live only in `*_secret` columns, as vault ciphertext bound to their row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Submission(Base):
+    """One posted code: the outbox row the exchange works from, and what the status API reads."""
+
+    __tablename__ = "submissions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_secret: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    sub: Mapped[str | None] = mapped_column(String(255), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    missing_scopes: Mapped[str | None] = mapped_column(Text)
+    picker_session_id: Mapped[str | None] = mapped_column(String(255))
+    picker_uri: Mapped[str | None] = mapped_column(Text)
+    picker_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Grant(Base):
+    """A user's grant, keyed by the ID token's `sub`."""
+
+    __tablename__ = "grants"
+    sub: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    refresh_secret: Mapped[str | None] = mapped_column(Text)
+    access_secret: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool | None] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(255))
+    given_name: Mapped[str | None] = mapped_column(String(255))
+    family_name: Mapped[str | None] = mapped_column(String(255))
+    picture: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Album(Base):
+    """An app-created album of a user's (the target, or the inbox), created once and its id kept."""
+
+    __tablename__ = "albums"
+    __table_args__ = (UniqueConstraint("sub", "purpose"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sub: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    album_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Item(Base):
+    """One source item at one recipe version: the ledger row every photo step checks and records."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("sub", "source_media_id", "recipe"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    sub: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_media_id: Mapped[str] = mapped_column(String(255))
+    recipe: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    base_url: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    mime_type: Mapped[str | None] = mapped_column(String(64))
+    output_media_id: Mapped[str | None] = mapped_column(String(255))
+    input_bytes: Mapped[int | None] = mapped_column(Integer)
+    output_bytes: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

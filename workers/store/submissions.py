@@ -1,0 +1,117 @@
+"""Submissions: the outbox of posted codes and the status the app reads back."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from workers.store.db import Database
+from workers.store.models import Item, Submission
+from workers.store.vault import Vault
+
+FINAL = ("done", "failed")
+
+
+def _code_context(submission_id: str) -> str:
+    return f"submission:{submission_id}:code"
+
+
+def record(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
+    """The submission for `code`, found by keyed hash or created with the code encrypted; True if created."""
+    hashes = vault.lookup_hashes(code)
+    found = find_by_hashes(db, hashes)
+    if found:
+        return found, False
+    submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
+    secret = vault.encrypt(code, _code_context(submission_id))
+    try:
+        with db.session() as s:
+            s.add(Submission(id=submission_id, code_hash=hashes[0], code_secret=secret, source=source, status="queued"))
+    except IntegrityError:  # the same code posted twice at once: the other request won
+        return find_by_hashes(db, hashes) or _raise_lost(), False
+    return submission_id, True
+
+
+def _raise_lost() -> str:
+    raise RuntimeError("a submission vanished between insert and lookup")
+
+
+def find_by_hashes(db: Database, hashes: list[str]) -> str | None:
+    with db.session() as s:
+        return s.scalar(select(Submission.id).where(Submission.code_hash.in_(hashes)))
+
+
+def get(db: Database, submission_id: str) -> Submission | None:
+    with db.session() as s:
+        return s.get(Submission, submission_id)
+
+
+def code_of(db: Database, vault: Vault, submission_id: str) -> str | None:
+    row = get(db, submission_id)
+    if row is None or row.code_secret is None:
+        return None
+    return vault.decrypt(row.code_secret, _code_context(submission_id))
+
+
+def update_fields(db: Database, submission_id: str, **fields: Any) -> None:
+    with db.session() as s:
+        s.execute(update(Submission).where(Submission.id == submission_id).values(**fields))
+
+
+def move(db: Database, submission_id: str, from_states: tuple[str, ...], to_state: str, **fields: Any) -> bool:
+    """Compare-and-set the status: True when this caller made the move."""
+    with db.session() as s:
+        query = update(Submission).where(Submission.id == submission_id, Submission.status.in_(from_states))
+        return s.execute(query.values(status=to_state, **fields)).rowcount == 1
+
+
+def fail(db: Database, submission_id: str, error_code: str, detail: str, missing: list[str] | None = None) -> None:
+    fields = {"error_code": error_code, "error_detail": detail[:500], "code_secret": None}
+    if missing is not None:
+        fields["missing_scopes"] = " ".join(missing)
+    move(db, submission_id, ("queued", "exchanging", "awaiting_pick", "processing"), "failed", **fields)
+
+
+def fail_user(db: Database, sub: str, error_code: str, detail: str) -> list[str]:
+    with db.session() as s:
+        query = select(Submission.id).where(Submission.sub == sub, Submission.status.not_in(FINAL))
+        ids = list(s.scalars(query))
+    for submission_id in ids:
+        fail(db, submission_id, error_code, detail)
+    return ids
+
+
+def item_counts(db: Database, submission_id: str) -> dict[str, int]:
+    with db.session() as s:
+        query = select(Item.state, func.count()).where(Item.submission_id == submission_id).group_by(Item.state)
+        return {state: n for state, n in s.execute(query)}
+
+
+def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
+    row = get(db, submission_id)
+    if row is None:
+        return None
+    counts = item_counts(db, submission_id)
+    error = None
+    if row.error_code:
+        error = {"code": row.error_code, "detail": row.error_detail}
+        if row.missing_scopes:
+            error["missing_scopes"] = row.missing_scopes.split()
+    return {
+        "submission_id": row.id,
+        "status": row.status,
+        "source": row.source,
+        "picker_uri": row.picker_uri if row.status == "awaiting_pick" else None,
+        "counts": {"total": sum(counts.values()), **counts},
+        "error": error,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") + "Z" if at else None

@@ -1,0 +1,80 @@
+"""Access tokens for a user: cached until shortly before expiry, refreshed single-flight across processes.
+
+N workers that find one user's token expired take the same lock; the first refreshes, the others re-read
+and use its result, so Google sees one refresh (issue #4).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from workers.context import Context
+from workers.errors import GrantRevoked
+from workers.google import oauth
+from workers.google.photos import Photos, user_credentials
+from workers.store import grants, items, submissions
+from workers.store.grants import Access
+
+log = logging.getLogger(__name__)
+
+
+def _fresh(access: Access | None, margin_s: int) -> bool:
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    return access is not None and access.expires_at - datetime.timedelta(seconds=margin_s) > now
+
+
+def access_for(ctx: Context, sub: str) -> Access:
+    _require_active(ctx, sub)
+    access = grants.access_of(ctx.db, ctx.vault, sub)
+    if _fresh(access, ctx.settings.access_token_margin_s):
+        assert access is not None
+        return access
+    return refresh(ctx, sub, stale=access.token if access else None)
+
+
+def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
+    """Refresh once for everyone: under the user's lock, re-read, and only refresh if still stale."""
+    with ctx.locks.hold(f"refresh:{sub}"):
+        _require_active(ctx, sub)
+        access = grants.access_of(ctx.db, ctx.vault, sub)
+        if access is not None and access.token != stale and _fresh(access, ctx.settings.access_token_margin_s):
+            return access
+        refresh_token = grants.refresh_token_of(ctx.db, ctx.vault, sub)
+        if refresh_token is None:
+            raise GrantRevoked("no refresh token is stored for this user")
+        try:
+            answer = oauth.refresh_access(ctx.settings, refresh_token)
+        except GrantRevoked:
+            revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
+            raise
+        fresh = Access(answer.access_token, answer.expires_at)
+        grants.store_refresh(ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes)
+        log.info("refreshed access token", extra={"sub": sub})
+        return fresh
+
+
+def revoke_locally(ctx: Context, sub: str, detail: str) -> None:
+    """The grant is dead: mark it, drop its tokens, and stop the user's queued work."""
+    grants.set_state(ctx.db, sub, "revoked", drop_tokens=True)
+    stopped = items.fail_user(ctx.db, sub, "grant_revoked", detail)
+    submissions.fail_user(ctx.db, sub, "grant_revoked", detail)
+    log.warning("grant revoked; stopped %d queued items", stopped, extra={"sub": sub})
+
+
+def _require_active(ctx: Context, sub: str) -> None:
+    grant = grants.get(ctx.db, sub)
+    if grant is None or grant.state != "active":
+        raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
+
+
+def photos_for(ctx: Context, sub: str) -> Photos:
+    access = access_for(ctx, sub)
+
+    def on_rejected() -> tuple[str, datetime.datetime]:
+        # Google refused the token we sent (401): refresh past it, still single-flight.
+        renewed = refresh(ctx, sub, stale=credentials.token)
+        return renewed.token, renewed.expires_at
+
+    credentials = user_credentials(access.token, access.expires_at, on_rejected)
+    return Photos(ctx.settings, credentials)
