@@ -56,6 +56,11 @@ async def revoke(request: Request) -> Response:
     return JSONResponse({"revoked": _google(request).revoke_user(body["sub"])})
 
 
+async def expire_tokens(request: Request) -> Response:
+    body = await json_body(request)
+    return JSONResponse({"expired": _google(request).expire_access_tokens(body["sub"])})
+
+
 async def lifetimes(request: Request) -> Response:
     google = _google(request)
     if request.method == "POST":
@@ -129,6 +134,7 @@ routes = [
     Route("/_admin/codes", mint_code, methods=["POST"]),
     Route("/_admin/pick", pick, methods=["POST"]),
     Route("/_admin/revoke", revoke, methods=["POST"]),
+    Route("/_admin/expire-tokens", expire_tokens, methods=["POST"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/state", state, methods=["GET"]),

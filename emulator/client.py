@@ -30,6 +30,9 @@ class AdminClient:
     def revoke(self, sub: str) -> int:
         return self._call("POST", "revoke", {"sub": sub})["revoked"]
 
+    def expire_access_tokens(self, sub: str) -> int:
+        return self._call("POST", "expire-tokens", {"sub": sub})["expired"]
+
     def set_lifetimes(self, **seconds: float) -> dict[str, float]:
         return self._call("POST", "lifetimes", seconds)
 

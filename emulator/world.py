@@ -192,6 +192,14 @@ class Google:
         with self.lock:
             return sum(self._revoke_grant(g) for g in self.grants.values() if g.sub == sub and not g.revoked)
 
+    def expire_access_tokens(self, sub: str) -> int:
+        """Make a user's access tokens invalid now, as Google may before their expiry: the next call gets 401."""
+        with self.lock:
+            mine = [t for t in self.access_tokens.values() if t.sub == sub]
+            for token in mine:
+                token.expires_at = 0
+            return len(mine)
+
     # --- OAuth (the token and revoke endpoints) ------------------------------------------------
 
     def check_client(self, client_id: str | None, client_secret: str | None) -> None:

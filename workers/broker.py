@@ -74,6 +74,10 @@ def setup(settings: Settings) -> dramatiq.Broker:
         broker = StubBroker(middleware=middleware)
     for queue in QUEUES:
         broker.declare_queue(queue)
+    if _broker is not None:  # actors bind to a broker when declared: move them to the new one
+        for actor in list(_broker.actors.values()):
+            actor.broker = broker
+            broker.declare_actor(actor)
     dramatiq.set_broker(broker)
     _broker = broker
     return broker

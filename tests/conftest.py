@@ -1,0 +1,86 @@
+"""Shared fixtures: the emulator on a loopback port, real Redis and PostgreSQL, and darkroom settings that
+point every Google URL at the emulator. A test that needs a service fails in CI when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy
+
+from emulator import server as emulator_server
+from emulator.client import AdminClient
+from settings import Settings
+from workers.demo import demo_settings
+
+REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+POSTGRES_URL = os.environ.get("DARKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def require(service: str, reason: str) -> None:
+    """Missing service: a failure in CI, a skip on a developer machine."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{service} is required in CI and is not reachable: {reason}")
+    pytest.skip(f"{service} not reachable: {reason}")
+
+
+@pytest.fixture
+def emulator() -> Iterator[emulator_server.Running]:
+    running = emulator_server.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin(emulator: emulator_server.Running) -> AdminClient:
+    return AdminClient(emulator.url)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require("Redis", str(exc))
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema of its own in the test database, dropped afterwards."""
+    schema = f"t_{secrets.token_hex(6)}"
+    engine = sqlalchemy.create_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    except sqlalchemy.exc.OperationalError as exc:
+        require("PostgreSQL", str(exc.orig))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'darkroom.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'darkroom.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(emulator: emulator_server.Running, sqlite_url: str) -> Settings:
+    return demo_settings(emulator.url, sqlite_url)
