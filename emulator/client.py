@@ -13,6 +13,9 @@ class AdminClient:
         self.timeout_s = timeout_s
         self.http = requests.Session()
 
+    def close(self) -> None:
+        self.http.close()
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self.http.request(method, f"{self.url}/_admin/{path}", json=body, timeout=self.timeout_s)
         response.raise_for_status()

@@ -37,8 +37,10 @@ def emulator() -> Iterator[emulator_server.Running]:
 
 
 @pytest.fixture
-def admin(emulator: emulator_server.Running) -> AdminClient:
-    return AdminClient(emulator.url)
+def admin(emulator: emulator_server.Running) -> Iterator[AdminClient]:
+    client = AdminClient(emulator.url)
+    yield client
+    client.close()
 
 
 @pytest.fixture

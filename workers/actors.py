@@ -60,7 +60,7 @@ def scan_inbox(submission_id: str) -> None:
     _run(fanout.scan_inbox, submission_id)
 
 
-@dramatiq.actor(queue_name="photos", retry_when=broker.retry_policy(6), min_backoff=5000, max_backoff=10 * MINUTE_MS,
+@dramatiq.actor(queue_name="photos", retry_when=broker.retry_policy(6), min_backoff=2000, max_backoff=10 * MINUTE_MS,
                 time_limit=10 * MINUTE_MS)
 def process_item(item_id: str) -> None:
     _run(processing.process, item_id)

@@ -19,7 +19,8 @@ def open_picker(ctx: Context, submission_id: str) -> None:
     row = submissions.get(ctx.db, submission_id)
     if row is None or row.status != "exchanging" or row.sub is None:
         return
-    session = tokens.photos_for(ctx, row.sub).create_picker_session()
+    with tokens.photos_for(ctx, row.sub) as photos:
+        session = photos.create_picker_session()
     submissions.move(ctx.db, submission_id, ("exchanging",), "awaiting_pick", picker_session_id=session["id"],
                      picker_uri=session["pickerUri"], picker_expires_at=_parse_time(session.get("expireTime")))
     messages.poll_picker(submission_id, _interval_ms(session))
@@ -30,26 +31,26 @@ def poll_picker(ctx: Context, submission_id: str) -> None:
     row = submissions.get(ctx.db, submission_id)
     if row is None or row.status != "awaiting_pick" or row.sub is None or row.picker_session_id is None:
         return
-    photos = tokens.photos_for(ctx, row.sub)
-    try:
-        session = photos.get_picker_session(row.picker_session_id)
-    except MediaGone:
-        raise PickerExpired("the picker session expired before the user picked") from None
-    if not session.get("mediaItemsSet"):
-        messages.poll_picker(submission_id, _interval_ms(session))
-        return
-    found = [_picked(p) for p in photos.picked_items(row.picker_session_id)]
-    _fan_out(ctx, photos, submission_id, row.sub, "picker", found)
+    with tokens.photos_for(ctx, row.sub) as photos:
+        try:
+            session = photos.get_picker_session(row.picker_session_id)
+        except MediaGone:
+            raise PickerExpired("the picker session expired before the user picked") from None
+        if not session.get("mediaItemsSet"):
+            messages.poll_picker(submission_id, _interval_ms(session))
+            return
+        found = [_picked(p) for p in photos.picked_items(row.picker_session_id)]
+        _fan_out(ctx, photos, submission_id, row.sub, "picker", found)
 
 
 def scan_inbox(ctx: Context, submission_id: str) -> None:
     row = submissions.get(ctx.db, submission_id)
     if row is None or row.status != "exchanging" or row.sub is None:
         return
-    photos = tokens.photos_for(ctx, row.sub)
-    album_id = photos.find_album(ctx.settings.inbox_album_title)
-    found = [_library_item(i) for i in photos.album_items(album_id)] if album_id else []
-    _fan_out(ctx, photos, submission_id, row.sub, "inbox", found)
+    with tokens.photos_for(ctx, row.sub) as photos:
+        album_id = photos.find_album(ctx.settings.inbox_album_title)
+        found = [_library_item(i) for i in photos.album_items(album_id)] if album_id else []
+        _fan_out(ctx, photos, submission_id, row.sub, "inbox", found)
 
 
 def _fan_out(ctx: Context, photos: Photos, submission_id: str, sub: str, source: str, found: list[Source]) -> None:
@@ -81,7 +82,8 @@ def finish_if_complete(ctx: Context, submission_id: str) -> None:
     row = submissions.get(ctx.db, submission_id)
     if row and row.sub and row.picker_session_id:
         # Google asks apps to delete a session once its items are downloaded.
-        tokens.photos_for(ctx, row.sub).delete_picker_session(row.picker_session_id)
+        with tokens.photos_for(ctx, row.sub) as photos:
+            photos.delete_picker_session(row.picker_session_id)
     log.info("submission done", extra={"submission_id": submission_id})
 
 

@@ -8,8 +8,9 @@ import pipelines
 from workers import fanout, tokens
 from workers.context import Context
 from workers.errors import BadRequest, UnusableImage
-from workers.google.photos import NewItem
+from workers.google.photos import NewItem, Photos
 from workers.store import items
+from workers.store.models import Item
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,16 @@ def process(ctx: Context, item_id: str) -> None:
     if item is None or item.state in items.FINAL or item.base_url is None:
         return
     items.count_attempt(ctx.db, item_id)
-    photos = tokens.photos_for(ctx, item.sub)
+    with tokens.photos_for(ctx, item.sub) as photos:
+        output_id = _through_google(ctx, photos, item)
+    items.set_state(ctx.db, item_id, "done", output_media_id=output_id, base_url=None)
+    log.info("item done", extra={"item_id": item_id, "submission_id": item.submission_id})
+    fanout.finish_if_complete(ctx, item.submission_id)
+
+
+def _through_google(ctx: Context, photos: Photos, item: Item) -> str:
+    item_id = item.id
+    assert item.base_url is not None
     original = photos.download(item.base_url)
     items.set_state(ctx.db, item_id, "downloaded", input_bytes=len(original))
     try:
@@ -37,9 +47,7 @@ def process(ctx: Context, item_id: str) -> None:
     [created] = photos.batch_create(album_id, [NewItem(upload_token, _output_name(item.filename), description)])
     if created.media_id is None:
         raise BadRequest(f"batchCreate refused the item: {created.error}")
-    items.set_state(ctx.db, item_id, "done", output_media_id=created.media_id, base_url=None)
-    log.info("item done", extra={"item_id": item_id, "submission_id": item.submission_id})
-    fanout.finish_if_complete(ctx, item.submission_id)
+    return created.media_id
 
 
 def _output_name(filename: str | None) -> str:

@@ -65,10 +65,11 @@ def revoke(settings: Settings, token: str) -> bool:
 
 def verify_id_token(settings: Settings, token: str, session: requests.Session | None = None) -> dict[str, Any]:
     client_id, _ = settings.client_credentials()
-    request = google.auth.transport.requests.Request(session or requests.Session())
     try:
-        claims = id_token.verify_token(token, request, audience=client_id, certs_url=settings.google_certs_uri,
-                                       clock_skew_in_seconds=settings.id_token_clock_skew_s)
+        with requests.Session() as own:
+            request = google.auth.transport.requests.Request(session or own)
+            claims = id_token.verify_token(token, request, audience=client_id, certs_url=settings.google_certs_uri,
+                                           clock_skew_in_seconds=settings.id_token_clock_skew_s)
     except google.auth.exceptions.TransportError as exc:
         raise Unavailable("ID token certs could not be fetched") from exc
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:

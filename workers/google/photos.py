@@ -60,10 +60,24 @@ class Photos:
         self._credentials = credentials
         self._bytes = AuthorizedSession(credentials)
         self._services: dict[str, Any] = {}
+        self._https: list[httplib2.Http] = []
+
+    def __enter__(self) -> Photos:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._bytes.close()
+        for http in self._https:
+            http.close()
 
     def _service(self, name: str, base: str) -> Any:
         if name not in self._services:
-            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self._timeout))
+            raw = httplib2.Http(timeout=self._timeout)
+            self._https.append(raw)
+            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=raw)
             options = {"api_endpoint": base.rstrip("/") + "/"}
             self._services[name] = build_from_document(_document(name), http=http, client_options=options)
         return self._services[name]

@@ -1,0 +1,126 @@
+"""The ingest endpoint: header check, outbox before enqueue, one submission per code, problem bodies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from starlette.testclient import TestClient
+
+from ingest.app import create_app
+from settings import Settings
+from workers import broker
+from workers.store.db import Database
+from workers.store.vault import new_key
+
+CODE = "4/0AVGzR1A-test-code_0123456789abcdefghijklmnopqrstuvwxyz"
+HEADERS = {"X-Requested-With": "com.example.app"}
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ingest.db'}", redis_url=None, token_keys=new_key())
+    stub = broker.setup(settings)
+    Database(settings.database_url).migrate()
+    client = TestClient(create_app(settings))
+    client.stub = stub  # type: ignore[attr-defined]
+    client.db_url = settings.database_url  # type: ignore[attr-defined]
+    return client
+
+
+def queued(client) -> list[dict]:
+    queue = client.stub.queues["exchange"]
+    return [json.loads(m) for m in list(queue.queue)]
+
+
+def rows(client) -> list[dict]:
+    with sqlalchemy.create_engine(client.db_url).connect() as c:
+        return [dict(r._mapping) for r in c.execute(sqlalchemy.text("SELECT * FROM submissions"))]
+
+
+def test_missing_x_requested_with_is_403_and_nothing_is_enqueued(app):
+    response = app.post("/v1/auth-codes", json={"code": CODE})
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 403
+    assert queued(app) == [] and rows(app) == []
+
+
+def test_accepted_code_is_recorded_encrypted_then_enqueued_by_id(app):
+    response = app.post("/v1/auth-codes", json={"code": CODE, "source": "picker"}, headers=HEADERS)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status_url"] == f"/v1/submissions/{body['submission_id']}"
+    [row] = rows(app)
+    assert row["id"] == body["submission_id"] and row["status"] == "queued"
+    assert CODE not in json.dumps(row, default=str)
+    [message] = queued(app)
+    assert message["actor_name"] == "exchange_code" and message["args"] == [body["submission_id"]]
+    assert CODE not in json.dumps(message)
+
+
+def test_same_code_twice_is_the_same_submission_and_one_message(app):
+    first = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()
+    second = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()
+    assert first["submission_id"] == second["submission_id"]
+    assert len(queued(app)) == 1 and len(rows(app)) == 1
+
+
+def test_status_of_a_new_submission(app):
+    submission_id = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()["submission_id"]
+    status = app.get(f"/v1/submissions/{submission_id}").json()
+    assert status["status"] == "queued" and status["error"] is None and status["picker_uri"] is None
+    assert status["counts"] == {"total": 0}
+
+
+@pytest.mark.parametrize("submission_id", ["0" * 32, "not-an-id", "A" * 32, "../../etc/passwd"])
+def test_unknown_or_malformed_submission_is_404_problem(app, submission_id):
+    response = app.get(f"/v1/submissions/{submission_id}")
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "kwargs,status",
+    [
+        ({"content": b"not json", "headers": {"Content-Type": "application/json"}}, 422),
+        ({"content": b"code=abc", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415),
+        ({"content": b"{" + b" " * 2_000_000 + b"}", "headers": {"Content-Type": "application/json"}}, 413),
+        ({"json": {"code": 12345678901}}, 422),
+        ({"json": {"code": ""}}, 422),
+        ({"json": {"code": "x" * 1000}}, 422),
+        ({"json": {"code": "x" * 5000}}, 413),
+        ({"json": {"code": "4/0A\u202e\U0001f600junk-unicode"}}, 422),
+        ({"json": {"code": CODE, "source": "camera-roll"}}, 422),
+        ({"json": {"code": CODE, "extra": 1}}, 422),
+        ({"json": [CODE]}, 422),
+        ({"content": b"null", "headers": {"Content-Type": "application/json"}}, 422),
+        ({"content": b"", "headers": {"Content-Type": "application/json"}}, 422),
+    ],
+)
+def test_bad_input_gets_a_problem_body_and_enqueues_nothing(app, kwargs, status):
+    kwargs = dict(kwargs)
+    headers = {**HEADERS, **kwargs.pop("headers", {})}
+    response = app.post("/v1/auth-codes", headers=headers, **kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+    assert queued(app) == [] and rows(app) == []
+
+
+def test_wrong_method_is_405_problem(app):
+    response = app.get("/v1/auth-codes")
+    assert response.status_code == 405 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_health_and_readiness(app):
+    assert app.get("/healthz").json() == {"status": "ok"}
+    assert app.get("/readyz").json() == {"ready": True, "database": True, "broker": True}
+
+
+def test_startup_without_token_keys_is_refused(tmp_path):
+    from settings import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="darkroom keys new"):
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", token_keys=None))

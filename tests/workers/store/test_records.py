@@ -1,0 +1,81 @@
+"""Repository rules on SQLite and PostgreSQL: one submission per code, refresh tokens never lost, no plaintext."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+
+from workers.store import grants, items, submissions
+from workers.store.db import Database
+from workers.store.grants import Access
+from workers.store.items import Source
+from workers.store.vault import Vault, new_key
+
+LATER = datetime.datetime(2030, 1, 1)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[tuple[Database, Vault]]:
+    db = Database(database_url)
+    db.migrate()
+    yield db, Vault([base64.urlsafe_b64decode(new_key())])
+    db.dispose()
+
+
+def dump(db: Database) -> str:
+    """Every value of every table, as text."""
+    out = []
+    with db.engine.connect() as connection:
+        for table in sqlalchemy.inspect(connection).get_table_names():
+            out += [repr(tuple(row)) for row in connection.execute(sqlalchemy.text(f"SELECT * FROM {table}"))]
+    return "\n".join(out)
+
+
+def test_one_submission_per_code_and_the_code_is_encrypted(store):
+    db, vault = store
+    first, created = submissions.record(db, vault, "4/0Asecret-code", "picker")
+    again, created_again = submissions.record(db, vault, "4/0Asecret-code", "picker")
+    assert created and not created_again and first == again
+    assert submissions.code_of(db, vault, first) == "4/0Asecret-code"
+    assert "4/0Asecret-code" not in dump(db)
+
+
+def test_missing_refresh_token_never_overwrites_the_stored_one(store):
+    db, vault = store
+    claims = {"email": "a@example.com", "name": "A B"}
+    grants.save_exchange(db, vault, sub="42", claims=claims, scopes=("s",), state="active",
+                         access=Access("ya29.first", LATER), refresh_token="1//0refresh")
+    has_refresh = grants.save_exchange(db, vault, sub="42", claims=claims, scopes=("s",), state="active",
+                                       access=Access("ya29.second", LATER), refresh_token=None)
+    assert has_refresh and grants.refresh_token_of(db, vault, "42") == "1//0refresh"
+    grants.store_refresh(db, vault, "42", Access("ya29.third", LATER), None, ())
+    assert grants.refresh_token_of(db, vault, "42") == "1//0refresh"
+    assert grants.access_of(db, vault, "42") == Access("ya29.third", LATER)
+    text = dump(db)
+    assert "1//0refresh" not in text and "ya29." not in text and "a@example.com" in text
+
+
+def test_ledger_keeps_one_row_per_item_and_recipe(store):
+    db, vault = store
+    submission_id, _ = submissions.record(db, vault, "4/0Acode-one", "picker")
+    found = [Source("m1", "http://x/1", "a.jpg", "image/jpeg"), Source("m2", "http://x/2", "b.jpg", "image/jpeg")]
+    first = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+    items.set_state(db, first[0], "done")
+    again = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+    assert len(first) == 2 and again == [first[1]]
+    other_recipe = items.add(db, submission_id, "42", "picker", "auto-v2", found)
+    assert len(other_recipe) == 2 and not set(other_recipe) & set(first)
+
+
+def test_status_view_counts_items_and_reports_errors(store):
+    db, vault = store
+    submission_id, _ = submissions.record(db, vault, "4/0Acode-two", "picker")
+    submissions.fail(db, submission_id, "insufficient_scope", "lacks picker", ["scope-a", "scope-b"])
+    view = submissions.status_view(db, submission_id)
+    assert view is not None and view["status"] == "failed"
+    assert view["error"] == {"code": "insufficient_scope", "detail": "lacks picker", "missing_scopes": ["scope-a", "scope-b"]}
+    assert submissions.code_of(db, vault, submission_id) is None  # a failed submission drops its code
