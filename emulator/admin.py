@@ -27,8 +27,9 @@ async def add_user(request: Request) -> Response:
     google = _google(request)
     user = google.add_user(sub=body.get("sub"), email=body.get("email"), name=body.get("name", "Demo User"))
     size = int(body.get("width", 1600)), int(body.get("height", 1200))
-    made = await run_in_threadpool(photos.add_photos, google, user.sub, int(body.get("photos", 0)), *size,
-                                   int(body.get("seed", 0)))
+    made = await run_in_threadpool(
+        photos.add_photos, google, user.sub, int(body.get("photos", 0)), *size, int(body.get("seed", 0))
+    )
     return JSONResponse({"sub": user.sub, "email": user.email, "media": [m.id for m in made]})
 
 
@@ -92,12 +93,14 @@ async def tokens(request: Request) -> Response:
     """Every token issued, so leak tests can look for them where they must not be."""
     google = _google(request)
     with google.lock:
-        return JSONResponse({
-            "codes": list(google.codes),
-            "access_tokens": list(google.access_tokens),
-            "refresh_tokens": list(google.grants),
-            "upload_tokens": list(google.uploads),
-        })
+        return JSONResponse(
+            {
+                "codes": list(google.codes),
+                "access_tokens": list(google.access_tokens),
+                "refresh_tokens": list(google.grants),
+                "upload_tokens": list(google.uploads),
+            }
+        )
 
 
 def snapshot(google: Google) -> dict[str, Any]:
@@ -105,14 +108,35 @@ def snapshot(google: Google) -> dict[str, Any]:
         albums = []
         for album in google.albums.values():
             items = [m for m in google.media.values() if m.album_id == album.id]
-            albums.append({
-                "id": album.id, "sub": album.sub, "title": album.title,
-                "items": [{"id": m.id, "description": m.description, "filename": m.filename, "sha256": m.sha256,
-                           "width": m.width, "height": m.height, "mime_type": m.mime_type} for m in items],
-            })
+            albums.append(
+                {
+                    "id": album.id,
+                    "sub": album.sub,
+                    "title": album.title,
+                    "items": [
+                        {
+                            "id": m.id,
+                            "description": m.description,
+                            "filename": m.filename,
+                            "sha256": m.sha256,
+                            "width": m.width,
+                            "height": m.height,
+                            "mime_type": m.mime_type,
+                        }
+                        for m in items
+                    ],
+                }
+            )
         return {
-            "users": [{"sub": u.sub, "email": u.email, "media": list(u.media),
-                       "filenames": {m: google.media[m].filename for m in u.media}} for u in google.users.values()],
+            "users": [
+                {
+                    "sub": u.sub,
+                    "email": u.email,
+                    "media": list(u.media),
+                    "filenames": {m: google.media[m].filename for m in u.media},
+                }
+                for u in google.users.values()
+            ],
             "albums": albums,
             "grants": [{"sub": g.sub, "scopes": g.scopes, "revoked": g.revoked} for g in google.grants.values()],
             "picker_sessions": [{"id": s.id, "sub": s.sub, "picked": s.picked} for s in google.sessions.values()],

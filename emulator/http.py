@@ -84,9 +84,7 @@ async def _fault_response(google: Google, name: str, oauth: bool) -> Response | 
     return api_error(fault.status, "Injected fault", headers=headers)
 
 
-async def _authorized(
-    request: Request, google: Google, handler: Handler, scopes: tuple[str, ...] | None
-) -> Response:
+async def _authorized(request: Request, google: Google, handler: Handler, scopes: tuple[str, ...] | None) -> Response:
     token = None
     if scopes is not None:
         token = google.authenticate(request.headers.get("authorization"))

@@ -35,7 +35,13 @@ class Album:
 
     def as_json(self, count: int) -> dict[str, Any]:
         url = f"https://photos.google.com/lr/album/{self.id}"
-        return {"id": self.id, "title": self.title, "productUrl": url, "isWriteable": True, "mediaItemsCount": str(count)}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "productUrl": url,
+            "isWriteable": True,
+            "mediaItemsCount": str(count),
+        }
 
 
 @dataclass

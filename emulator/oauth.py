@@ -25,7 +25,9 @@ async def token(request: Request) -> Response:
                 raise OAuthError("invalid_request", "Invalid content type.")
             client_id, secret = _client_credentials(request, form)
             google.check_client(client_id, secret)
-            return JSONResponse(_grant(google, grant_type, form, client_id or ""), headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                _grant(google, grant_type, form, client_id or ""), headers={"Cache-Control": "no-store"}
+            )
         except OAuthError as exc:
             return oauth_error(exc.status, exc.error, exc.description)
 

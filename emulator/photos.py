@@ -36,7 +36,9 @@ def scene(width: int, height: int, seed: int) -> Image.Image:
     radius = min(width, height) * rnd.uniform(0.05, 0.1)
     draw.ellipse((sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius), fill=(190, 180, 150))
     horizon = int(height * rnd.uniform(0.5, 0.7))
-    points = [(x, horizon + rnd.randint(-height // 10, height // 10)) for x in range(0, width + 200, max(width // 8, 1))]
+    points = [
+        (x, horizon + rnd.randint(-height // 10, height // 10)) for x in range(0, width + 200, max(width // 8, 1))
+    ]
     draw.polygon([(0, height), *points, (width, height)], fill=(rnd.randint(90, 110), rnd.randint(110, 130), 90))
     for _ in range(rnd.randint(3, 6)):
         x, w, h = rnd.uniform(0, width * 0.9), width * rnd.uniform(0.04, 0.1), height * rnd.uniform(0.08, 0.18)
@@ -62,7 +64,9 @@ def jpeg(width: int, height: int, *, seed: int = 0, orientation: int = 1, qualit
     return out.getvalue()
 
 
-def add_photos(google: Google, sub: str, count: int, width: int = 1600, height: int = 1200, seed: int = 0) -> list[Media]:
+def add_photos(
+    google: Google, sub: str, count: int, width: int = 1600, height: int = 1200, seed: int = 0
+) -> list[Media]:
     """Give a user `count` photos, cycling through the eight orientations and a few cameras."""
     made = []
     for n in range(count):

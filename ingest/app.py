@@ -94,5 +94,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
     app.state.context = context
     return app
-
-

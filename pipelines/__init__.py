@@ -1,6 +1,6 @@
 """Pure image code: decode, enhance recipes, encode. Imports the standard library and Pillow only.
 
-    enhance_bytes(data, recipe) -> Enhanced      the whole recipe on one photo's bytes
+enhance_bytes(data, recipe) -> Enhanced      the whole recipe on one photo's bytes
 """
 
 from __future__ import annotations

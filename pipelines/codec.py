@@ -6,10 +6,14 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import Image, ImageOps, JpegImagePlugin, MpoImagePlugin, PngImagePlugin, WebPImagePlugin
+
+# Image.open(formats=...) needs each plugin registered; Pillow registers them lazily, so name them here.
+_PLUGINS = (JpegImagePlugin, MpoImagePlugin, PngImagePlugin, WebPImagePlugin)
 
 # Only photo formats reach a decoder; exotic ones carry most of Pillow's advisories (image-processing.md §2).
-FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
+# MPO (multi-picture JPEG) comes through the JPEG opener, which returns an MpoImageFile.
+FORMATS = ("JPEG", "PNG", "WEBP")
 MAX_PIXELS = 120_000_000  # admits 108 MP phone shots; 200 MP needs a deliberate raise
 ORIENTATION = 0x0112
 

@@ -36,32 +36,54 @@ def _on_item_failure(args: tuple[object, ...], exc: BaseException | None) -> Non
     outcomes.item_failed(get_context(), str(args[0]), exc)
 
 
-@dramatiq.actor(queue_name="exchange", max_age=get_settings().exchange_max_age_ms, retry_when=broker.retry_policy(3),
-                min_backoff=1000, max_backoff=10_000, time_limit=MINUTE_MS)
+@dramatiq.actor(
+    queue_name="exchange",
+    max_age=get_settings().exchange_max_age_ms,
+    retry_when=broker.retry_policy(3),
+    min_backoff=1000,
+    max_backoff=10_000,
+    time_limit=MINUTE_MS,
+)
 def exchange_code(submission_id: str) -> None:
     _run(exchange.exchange, submission_id)
 
 
-@dramatiq.actor(queue_name="exchange", retry_when=broker.retry_policy(5), min_backoff=2000, max_backoff=60_000,
-                time_limit=MINUTE_MS)
+@dramatiq.actor(
+    queue_name="exchange", retry_when=broker.retry_policy(5), min_backoff=2000, max_backoff=60_000, time_limit=MINUTE_MS
+)
 def open_picker(submission_id: str) -> None:
     _run(fanout.open_picker, submission_id)
 
 
-@dramatiq.actor(queue_name="maintenance", retry_when=broker.retry_policy(8), min_backoff=2000,
-                max_backoff=5 * MINUTE_MS, time_limit=5 * MINUTE_MS)
+@dramatiq.actor(
+    queue_name="maintenance",
+    retry_when=broker.retry_policy(8),
+    min_backoff=2000,
+    max_backoff=5 * MINUTE_MS,
+    time_limit=5 * MINUTE_MS,
+)
 def poll_picker(submission_id: str) -> None:
     _run(fanout.poll_picker, submission_id)
 
 
-@dramatiq.actor(queue_name="maintenance", retry_when=broker.retry_policy(8), min_backoff=2000,
-                max_backoff=5 * MINUTE_MS, time_limit=5 * MINUTE_MS)
+@dramatiq.actor(
+    queue_name="maintenance",
+    retry_when=broker.retry_policy(8),
+    min_backoff=2000,
+    max_backoff=5 * MINUTE_MS,
+    time_limit=5 * MINUTE_MS,
+)
 def scan_inbox(submission_id: str) -> None:
     _run(fanout.scan_inbox, submission_id)
 
 
-@dramatiq.actor(queue_name="photos", retry_when=broker.retry_policy(6), min_backoff=2000, max_backoff=10 * MINUTE_MS,
-                time_limit=10 * MINUTE_MS)
+@dramatiq.actor(
+    queue_name="photos",
+    retry_when=broker.retry_policy(6),
+    min_backoff=2000,
+    max_backoff=10 * MINUTE_MS,
+    time_limit=10 * MINUTE_MS,
+)
 def process_item(item_id: str) -> None:
     _run(processing.process, item_id)
 

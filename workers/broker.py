@@ -67,8 +67,15 @@ give_up = GiveUp()
 def setup(settings: Settings) -> dramatiq.Broker:
     global _broker
     # dramatiq calls after_* hooks in reverse order: GiveUp goes first so it runs after Retries has decided.
-    middleware = [give_up, AgeLimit(), TimeLimit(time_limit=10 * 60 * 1000), ShutdownNotifications(), Callbacks(),
-                  Pipelines(), Retries(max_retries=3, min_backoff=1000, max_backoff=600_000)]
+    middleware = [
+        give_up,
+        AgeLimit(),
+        TimeLimit(time_limit=10 * 60 * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=3, min_backoff=1000, max_backoff=600_000),
+    ]
     if settings.redis_url:
         broker: dramatiq.Broker = RedisBroker(url=settings.redis_url, middleware=middleware)
     else:

@@ -115,4 +115,3 @@ def _report(google: AdminClient, user: dict[str, Any], status: dict[str, Any], o
     ok = status["status"] == "done" and len(outputs) == len(user["media"])
     _say("done" if ok else f"INCOMPLETE: {status}")
     return 0 if ok else 1
-

@@ -1,18 +1,18 @@
 """darkroom's one error tree. Permanent errors go to dead letters at once; transient ones retry, bounded.
 
-    DarkroomError
-    ├── PermanentError        (error_code: what the app reads in the submission status)
-    │   ├── CodeRejected      code redeemed, expired or foreign: sign in again
-    │   ├── GrantRevoked      invalid_grant on refresh, or no refresh token: consent again
-    │   ├── ScopeMissing      the user granted fewer scopes than the source needs
-    │   ├── PickerExpired     the picker session ended before the user picked
-    │   ├── MediaGone         the item or its base URL is gone
-    │   ├── UnusableImage     the bytes are not a photo we can decode
-    │   ├── BadRequest        Google refused our request: our bug or bad input
-    │   └── Misconfigured     client id/secret or redirect URI refused by Google
-    └── TransientError
-        ├── Unavailable       5xx, timeouts, connection errors
-        └── RateLimited       429, with the delay to wait
+DarkroomError
+├── PermanentError        (error_code: what the app reads in the submission status)
+│   ├── CodeRejected      code redeemed, expired or foreign: sign in again
+│   ├── GrantRevoked      invalid_grant on refresh, or no refresh token: consent again
+│   ├── ScopeMissing      the user granted fewer scopes than the source needs
+│   ├── PickerExpired     the picker session ended before the user picked
+│   ├── MediaGone         the item or its base URL is gone
+│   ├── UnusableImage     the bytes are not a photo we can decode
+│   ├── BadRequest        Google refused our request: our bug or bad input
+│   └── Misconfigured     client id/secret or redirect URI refused by Google
+└── TransientError
+    ├── Unavailable       5xx, timeouts, connection errors
+    └── RateLimited       429, with the delay to wait
 """
 
 from __future__ import annotations

@@ -37,14 +37,22 @@ def exchange(ctx: Context, submission_id: str) -> None:
     log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
 
 
-def _store(ctx: Context, submission_id: str, claims: dict[str, object], answer: oauth.TokenResponse,
-           source: str) -> None:
+def _store(
+    ctx: Context, submission_id: str, claims: dict[str, object], answer: oauth.TokenResponse, source: str
+) -> None:
     sub = str(claims["sub"])
     missing = [s for s in SOURCE_SCOPES[source] if s not in answer.scopes]
     state = "insufficient_scope" if missing else "active"
-    has_refresh = grants.save_exchange(ctx.db, ctx.vault, sub=sub, claims=claims, scopes=answer.scopes,
-                                       state=state, access=Access(answer.access_token, answer.expires_at),
-                                       refresh_token=answer.refresh_token)
+    has_refresh = grants.save_exchange(
+        ctx.db,
+        ctx.vault,
+        sub=sub,
+        claims=claims,
+        scopes=answer.scopes,
+        state=state,
+        access=Access(answer.access_token, answer.expires_at),
+        refresh_token=answer.refresh_token,
+    )
     submissions.update_fields(ctx.db, submission_id, sub=sub)
     if missing:
         raise ScopeMissing(missing)

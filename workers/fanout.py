@@ -21,8 +21,15 @@ def open_picker(ctx: Context, submission_id: str) -> None:
         return
     with tokens.photos_for(ctx, row.sub) as photos:
         session = photos.create_picker_session()
-    submissions.move(ctx.db, submission_id, ("exchanging",), "awaiting_pick", picker_session_id=session["id"],
-                     picker_uri=session["pickerUri"], picker_expires_at=_parse_time(session.get("expireTime")))
+    submissions.move(
+        ctx.db,
+        submission_id,
+        ("exchanging",),
+        "awaiting_pick",
+        picker_session_id=session["id"],
+        picker_uri=session["pickerUri"],
+        picker_expires_at=_parse_time(session.get("expireTime")),
+    )
     messages.poll_picker(submission_id, _interval_ms(session))
 
 
@@ -94,8 +101,9 @@ def _picked(item: dict[str, object]) -> Source:
 
 
 def _library_item(item: dict[str, object]) -> Source:
-    return Source(str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")),
-                  str(item.get("mimeType", "")))
+    return Source(
+        str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")), str(item.get("mimeType", ""))
+    )
 
 
 def _interval_ms(session: dict[str, object]) -> int:

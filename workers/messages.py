@@ -19,8 +19,7 @@ QUEUE_OF = {
 
 
 def send(actor_name: str, *ids: str, delay_ms: int | None = None) -> None:
-    message = dramatiq.Message(queue_name=QUEUE_OF[actor_name], actor_name=actor_name, args=ids, kwargs={},
-                               options={})
+    message = dramatiq.Message(queue_name=QUEUE_OF[actor_name], actor_name=actor_name, args=ids, kwargs={}, options={})
     broker.current().enqueue(message, delay=delay_ms)
 
 

@@ -53,4 +53,3 @@ def _through_google(ctx: Context, photos: Photos, item: Item) -> str:
 def _output_name(filename: str | None) -> str:
     stem = (filename or "photo").rsplit(".", 1)[0]
     return f"{stem}-darkroom.jpg"
-

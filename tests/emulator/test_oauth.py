@@ -16,8 +16,13 @@ from emulator.world import APPENDONLY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, PICKE
 
 
 def redeem(url: str, code: str, **overrides: str) -> requests.Response:
-    form = {"grant_type": "authorization_code", "code": code, "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET, "redirect_uri": ""}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "redirect_uri": "",
+    }
     form.update(overrides)
     return requests.post(f"{url}/token", data=form, timeout=10)
 
@@ -76,8 +81,12 @@ def test_redirect_uri_must_match_exactly(emulator, admin, user):
 
 
 def test_redirect_uri_must_be_sent(emulator, admin, user):
-    form = {"grant_type": "authorization_code", "code": admin.mint_code(user["sub"]),
-            "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}
+    form = {
+        "grant_type": "authorization_code",
+        "code": admin.mint_code(user["sub"]),
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+    }
     response = requests.post(f"{emulator.url}/token", data=form)
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
@@ -96,8 +105,12 @@ def test_granted_scopes_can_be_narrower_than_requested(emulator, admin, user):
 
 def test_refresh_grant_and_invalid_grant_after_revoke(emulator, admin, user):
     refresh = redeem(emulator.url, admin.mint_code(user["sub"])).json()["refresh_token"]
-    form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+    }
     ok = requests.post(f"{emulator.url}/token", data=form).json()
     assert "access_token" in ok and "refresh_token" not in ok
     assert requests.post(f"{emulator.url}/revoke", data={"token": refresh}).status_code == 200
@@ -115,8 +128,13 @@ def test_revoking_an_access_token_kills_the_whole_grant(emulator, admin, user):
 
 def test_google_auth_refreshes_against_the_emulator(emulator, admin, user):
     body = redeem(emulator.url, admin.mint_code(user["sub"])).json()
-    credentials = Credentials(None, refresh_token=body["refresh_token"], token_uri=f"{emulator.url}/token",
-                              client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)
+    credentials = Credentials(
+        None,
+        refresh_token=body["refresh_token"],
+        token_uri=f"{emulator.url}/token",
+        client_id=DEMO_CLIENT_ID,
+        client_secret=DEMO_CLIENT_SECRET,
+    )
     credentials.refresh(_request())
     assert credentials.token and credentials.token != body["access_token"] and credentials.valid
     assert admin.counts()["oauth.token.refresh_token"] == 1

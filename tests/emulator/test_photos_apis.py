@@ -23,15 +23,24 @@ class Api:
         return requests.request(method, url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def upload(self, data: bytes, **headers: str) -> requests.Response:
-        sent = {"Content-Type": "application/octet-stream", "X-Goog-Upload-Protocol": "raw",
-                "X-Goog-Upload-Content-Type": "image/jpeg", **headers}
+        sent = {
+            "Content-Type": "application/octet-stream",
+            "X-Goog-Upload-Protocol": "raw",
+            "X-Goog-Upload-Content-Type": "image/jpeg",
+            **headers,
+        }
         return self.call("POST", "/library/v1/uploads", data=data, headers=sent)
 
 
 def sign_in(url: str, admin: AdminClient, photos: int = 0, **code_args) -> tuple[dict, Api]:
     user = admin.add_user(photos=photos, width=64, height=48)
-    form = {"grant_type": "authorization_code", "code": admin.mint_code(user["sub"], **code_args),
-            "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "redirect_uri": ""}
+    form = {
+        "grant_type": "authorization_code",
+        "code": admin.mint_code(user["sub"], **code_args),
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "redirect_uri": "",
+    }
     return user, Api(url, requests.post(f"{url}/token", data=form).json()["access_token"])
 
 
@@ -98,8 +107,12 @@ def test_upload_checks_headers_and_tokens_are_single_use(emulator, admin):
     assert api.upload(b"").status_code == 400
     token = api.upload(jpeg_bytes()).text
     album = api.call("POST", "/library/v1/albums", json={"album": {"title": "A"}}).json()
-    spec = {"albumId": album["id"], "newMediaItems": [
-        {"description": "d [darkroom:1]", "simpleMediaItem": {"uploadToken": token, "fileName": "a.jpg"}}]}
+    spec = {
+        "albumId": album["id"],
+        "newMediaItems": [
+            {"description": "d [darkroom:1]", "simpleMediaItem": {"uploadToken": token, "fileName": "a.jpg"}}
+        ],
+    }
     first = api.call("POST", "/library/v1/mediaItems:batchCreate", json=spec).json()["newMediaItemResults"][0]
     assert first["status"] == {"message": "Success"} and first["mediaItem"]["description"] == "d [darkroom:1]"
     again = api.call("POST", "/library/v1/mediaItems:batchCreate", json=spec)

@@ -71,8 +71,13 @@ def test_already_redeemed_code_is_code_rejected(darkroom, admin, emulator):
 
     user = admin.add_user()
     code = admin.mint_code(user["sub"])
-    form = {"grant_type": "authorization_code", "code": code, "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET, "redirect_uri": ""}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "redirect_uri": "",
+    }
     assert requests.post(f"{emulator.url}/token", data=form).status_code == 200
     status = darkroom.wait(darkroom.submit(code), "done")
     assert status["status"] == "failed" and status["error"]["code"] == "code_rejected"

@@ -38,15 +38,24 @@ class TokenResponse:
 
 def exchange_code(settings: Settings, code: str, session: requests.Session | None = None) -> TokenResponse:
     client_id, secret = settings.client_credentials()
-    form = {"grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": secret,
-            "redirect_uri": settings.google_redirect_uri}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "client_secret": secret,
+        "redirect_uri": settings.google_redirect_uri,
+    }
     return _token_request(settings, form, CodeRejected, session)
 
 
 def refresh_access(settings: Settings, refresh_token: str, session: requests.Session | None = None) -> TokenResponse:
     client_id, secret = settings.client_credentials()
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id,
-            "client_secret": secret}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": client_id,
+        "client_secret": secret,
+    }
     return _token_request(settings, form, GrantRevoked, session)
 
 
@@ -68,8 +77,13 @@ def verify_id_token(settings: Settings, token: str, session: requests.Session | 
     try:
         with requests.Session() as own:
             request = google.auth.transport.requests.Request(session or own)
-            claims = id_token.verify_token(token, request, audience=client_id, certs_url=settings.google_certs_uri,
-                                           clock_skew_in_seconds=settings.id_token_clock_skew_s)
+            claims = id_token.verify_token(
+                token,
+                request,
+                audience=client_id,
+                certs_url=settings.google_certs_uri,
+                clock_skew_in_seconds=settings.id_token_clock_skew_s,
+            )
     except google.auth.exceptions.TransportError as exc:
         raise Unavailable("ID token certs could not be fetched") from exc
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:

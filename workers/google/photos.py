@@ -7,6 +7,7 @@ google-auth's AuthorizedSession. httplib2 is not thread-safe, so a Photos object
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from collections.abc import Callable
@@ -111,10 +112,8 @@ class Photos:
         return self._execute("picker.sessions.get", self._picker().sessions().get(sessionId=session_id))
 
     def delete_picker_session(self, session_id: str) -> None:
-        try:
+        with contextlib.suppress(MediaGone):  # already gone is what we wanted
             self._execute("picker.sessions.delete", self._picker().sessions().delete(sessionId=session_id))
-        except MediaGone:
-            pass  # already gone: what we wanted
 
     def picked_items(self, session_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -141,16 +140,24 @@ class Photos:
                 return None
 
     def create_album(self, title: str) -> str:
-        created = self._execute("library.albums.create", self._library().albums().create(body={"album": {"title": title}}))
+        created = self._execute(
+            "library.albums.create", self._library().albums().create(body={"album": {"title": title}})
+        )
         return str(created["id"])
 
     def batch_create(self, album_id: str, items: list[NewItem]) -> list[Created]:
         """Create items in an album. Google answers 200 even when items fail: every result is read."""
         assert 0 < len(items) <= MAX_BATCH
-        body = {"albumId": album_id, "newMediaItems": [
-            {"description": i.description, "simpleMediaItem": {"uploadToken": i.upload_token, "fileName": i.filename}}
-            for i in items
-        ]}
+        body = {
+            "albumId": album_id,
+            "newMediaItems": [
+                {
+                    "description": i.description,
+                    "simpleMediaItem": {"uploadToken": i.upload_token, "fileName": i.filename},
+                }
+                for i in items
+            ],
+        }
         answer = self._execute("library.mediaItems.batchCreate", self._library().mediaItems().batchCreate(body=body))
         by_token = {r.get("uploadToken"): r for r in answer.get("newMediaItemResults", [])}
         return [_created(i.upload_token, by_token.get(i.upload_token)) for i in items]
@@ -177,8 +184,12 @@ class Photos:
         return response.content
 
     def upload(self, data: bytes, mime_type: str, filename: str) -> str:
-        headers = {"Content-Type": "application/octet-stream", "X-Goog-Upload-Content-Type": mime_type,
-                   "X-Goog-Upload-Protocol": "raw", "X-Goog-Upload-File-Name": filename}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "X-Goog-Upload-Content-Type": mime_type,
+            "X-Goog-Upload-Protocol": "raw",
+            "X-Goog-Upload-File-Name": filename,
+        }
         url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
         response = self._send("library.uploads", "POST", url, data=data, headers=headers)
         check("library.uploads", response.status_code, response.headers, response.content)

@@ -35,8 +35,15 @@ def get(db: Database, sub: str) -> Grant | None:
 
 
 def save_exchange(
-    db: Database, vault: Vault, *, sub: str, claims: dict[str, Any], scopes: tuple[str, ...], state: str,
-    access: Access, refresh_token: str | None,
+    db: Database,
+    vault: Vault,
+    *,
+    sub: str,
+    claims: dict[str, Any],
+    scopes: tuple[str, ...],
+    state: str,
+    access: Access,
+    refresh_token: str | None,
 ) -> bool:
     """Store what a code exchange returned; a missing refresh token never replaces a stored one.
 
@@ -72,8 +79,10 @@ def refresh_token_of(db: Database, vault: Vault, sub: str) -> str | None:
 def store_refresh(
     db: Database, vault: Vault, sub: str, access: Access, refresh_token: str | None, scopes: tuple[str, ...]
 ) -> None:
-    values: dict[str, Any] = {"access_secret": vault.encrypt(access.token, _context(sub, "access")),
-                              "access_expires_at": access.expires_at}
+    values: dict[str, Any] = {
+        "access_secret": vault.encrypt(access.token, _context(sub, "access")),
+        "access_expires_at": access.expires_at,
+    }
     if refresh_token:  # Google may rotate it; "none" never overwrites the one we hold
         values["refresh_secret"] = vault.encrypt(refresh_token, _context(sub, "refresh"))
     if scopes:

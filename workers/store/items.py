@@ -27,14 +27,24 @@ def add(db: Database, submission_id: str, sub: str, source: str, recipe: str, fo
     with db.session() as s:
         existing = {
             row.source_media_id: row
-            for row in s.scalars(select(Item).where(Item.sub == sub, Item.recipe == recipe,
-                                                    Item.source_media_id.in_([f.media_id for f in found])))
+            for row in s.scalars(
+                select(Item).where(
+                    Item.sub == sub, Item.recipe == recipe, Item.source_media_id.in_([f.media_id for f in found])
+                )
+            )
         }
         for f in found:
             row = existing.get(f.media_id)
             if row is None:
-                row = Item(id=secrets.token_hex(16), submission_id=submission_id, sub=sub, source=source,
-                           source_media_id=f.media_id, recipe=recipe, state="queued")
+                row = Item(
+                    id=secrets.token_hex(16),
+                    submission_id=submission_id,
+                    sub=sub,
+                    source=source,
+                    source_media_id=f.media_id,
+                    recipe=recipe,
+                    state="queued",
+                )
                 s.add(row)
                 existing[f.media_id] = row
             if row.state not in FINAL:

@@ -47,10 +47,26 @@ def test_one_submission_per_code_and_the_code_is_encrypted(store):
 def test_missing_refresh_token_never_overwrites_the_stored_one(store):
     db, vault = store
     claims = {"email": "a@example.com", "name": "A B"}
-    grants.save_exchange(db, vault, sub="42", claims=claims, scopes=("s",), state="active",
-                         access=Access("ya29.first", LATER), refresh_token="1//0refresh")
-    has_refresh = grants.save_exchange(db, vault, sub="42", claims=claims, scopes=("s",), state="active",
-                                       access=Access("ya29.second", LATER), refresh_token=None)
+    grants.save_exchange(
+        db,
+        vault,
+        sub="42",
+        claims=claims,
+        scopes=("s",),
+        state="active",
+        access=Access("ya29.first", LATER),
+        refresh_token="1//0refresh",
+    )
+    has_refresh = grants.save_exchange(
+        db,
+        vault,
+        sub="42",
+        claims=claims,
+        scopes=("s",),
+        state="active",
+        access=Access("ya29.second", LATER),
+        refresh_token=None,
+    )
     assert has_refresh and grants.refresh_token_of(db, vault, "42") == "1//0refresh"
     grants.store_refresh(db, vault, "42", Access("ya29.third", LATER), None, ())
     assert grants.refresh_token_of(db, vault, "42") == "1//0refresh"
@@ -77,5 +93,9 @@ def test_status_view_counts_items_and_reports_errors(store):
     submissions.fail(db, submission_id, "insufficient_scope", "lacks picker", ["scope-a", "scope-b"])
     view = submissions.status_view(db, submission_id)
     assert view is not None and view["status"] == "failed"
-    assert view["error"] == {"code": "insufficient_scope", "detail": "lacks picker", "missing_scopes": ["scope-a", "scope-b"]}
+    assert view["error"] == {
+        "code": "insufficient_scope",
+        "detail": "lacks picker",
+        "missing_scopes": ["scope-a", "scope-b"],
+    }
     assert submissions.code_of(db, vault, submission_id) is None  # a failed submission drops its code

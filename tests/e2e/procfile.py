@@ -1,0 +1,96 @@
+"""Start the Procfile's lines as real processes (and the emulator as its own), with their output in files."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def wait_http(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in {timeout_s} s")
+
+
+class Processes:
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir, self.env = workdir, {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def start(self, name: str, command: str) -> subprocess.Popen[bytes]:
+        with self.log(name).open("ab") as out:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                ["sh", "-c", command],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.running[name] = process
+        return process
+
+    def run(self, name: str, command: str, timeout_s: float = 60) -> None:
+        process = self.start(name, command)
+        assert process.wait(timeout=timeout_s) == 0, self.log(name).read_text()[-3000:]
+
+    def start_procfile(self, *names: str) -> None:
+        lines = procfile()
+        for name in names:
+            self.start(name, lines[name])
+
+    def emulator(self, port: int) -> str:
+        self.start("emulator", f"{shlex.quote(sys.executable)} -m emulator serve --port {port}")
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/oauth2/v1/certs")
+        return url
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        os.killpg(self.running[name].pid, sig)
+        self.running[name].wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.running.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))

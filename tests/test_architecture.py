@@ -1,0 +1,71 @@
+"""The dependency rules of STYLE.md, checked on the source: who may import what."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOGLE_AND_HTTP = ("google", "googleapiclient", "google_auth_httplib2", "httplib2", "requests", "httpx", "urllib3")
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("path", modules("pipelines"), ids=str)
+def test_pipelines_import_only_stdlib_and_pillow(path):
+    allowed = {"PIL", "pipelines", "pi_heif", "__future__"} | set(sys.stdlib_module_names)
+    assert {top(m) for m in imports(path)} <= allowed
+
+
+@pytest.mark.parametrize("path", modules("emulator"), ids=str)
+def test_emulator_imports_nothing_of_the_app(path):
+    assert not {top(m) for m in imports(path)} & {"workers", "ingest", "pipelines", "settings"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in modules("workers") if "google" not in p.parts and p.name != "demo.py"] + modules("ingest"),
+    ids=str,
+)
+def test_only_workers_google_talks_http_or_imports_google_libraries(path):
+    assert not {top(m) for m in imports(path)} & set(GOOGLE_AND_HTTP)
+
+
+@pytest.mark.parametrize("path", [p for p in modules("workers") if "store" not in p.parts] + modules("ingest"), ids=str)
+def test_only_workers_store_imports_sqlalchemy(path):
+    assert not {top(m) for m in imports(path)} & {"sqlalchemy", "alembic"}
+
+
+def test_only_the_demo_imports_the_emulator():
+    users = [p for p in modules("workers") + modules("ingest") if "emulator" in {top(m) for m in imports(p)}]
+    assert [p.name for p in users] == ["demo.py"]
+
+
+def test_the_web_process_loads_neither_pillow_nor_google_nor_the_actors():
+    probe = (
+        "import sys, ingest.app; bad = [m for m in ('PIL', 'googleapiclient', 'google.auth', 'workers.actors',"
+        " 'pipelines') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,99 @@
+"""The darkroom command, run as a real process."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from emulator import photos
+from tests.e2e.procfile import Processes, free_port, wait_http
+from workers.store.vault import new_key
+
+DARKROOM = [sys.executable, "-c", "from workers.cli import main; main()"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DARKROOM, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}, cwd=cwd
+    )
+
+
+def test_keys_new_prints_a_32_byte_urlsafe_key():
+    result = run("keys", "new")
+    assert result.returncode == 0
+    assert len(base64.urlsafe_b64decode(result.stdout.strip())) == 32
+
+
+def test_enhance_a_file_and_a_directory(tmp_path):
+    (tmp_path / "in").mkdir()
+    for n in range(2):
+        (tmp_path / "in" / f"p{n}.jpg").write_bytes(photos.jpeg(200, 150, seed=n, orientation=6))
+    (tmp_path / "in" / "notes.txt").write_text("not a photo")
+    single = run("enhance", str(tmp_path / "in" / "p0.jpg"), str(tmp_path / "one.jpg"))
+    assert single.returncode == 0
+    with Image.open(tmp_path / "one.jpg") as result:
+        assert result.size == (200, 150)
+    many = run("enhance", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert many.returncode == 0 and "[2/2]" in many.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]
+
+
+def test_enhance_fails_with_a_one_line_reason(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    result = run("enhance", str(tmp_path / "bad.jpg"), str(tmp_path / "out.jpg"))
+    assert result.returncode == 1 and "not a readable photo" in result.stderr
+    missing = run("enhance", str(tmp_path / "nothing"), str(tmp_path / "out.jpg"))
+    assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0 and "does not exist" in missing.stderr
+
+
+def test_serve_refuses_to_start_without_token_keys(tmp_path):
+    result = run(
+        "serve", env={"DARKROOM_TOKEN_KEYS": "", "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, cwd=tmp_path
+    )
+    assert result.returncode == 1 and "darkroom keys new" in result.stderr
+
+
+def test_serve_runs_web_and_workers_in_one_process(tmp_path):
+    port = free_port()
+    env = {
+        "DARKROOM_TOKEN_KEYS": new_key(),
+        "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "DARKROOM_REDIS_URL": "",
+        "REDIS_URL": "",
+        "PORT": str(port),
+    }
+    processes = Processes(tmp_path, env)
+    try:
+        processes.start("serve", " ".join(DARKROOM[:2]) + ' "from workers.cli import main; main()" serve')
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        import requests
+
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready == {"ready": True, "database": True, "broker": True}
+    finally:
+        processes.stop_all()
+
+
+def test_migrate_brings_the_schema_up(tmp_path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    assert run("migrate", env={"DARKROOM_DATABASE_URL": url}).returncode == 0
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as connection:
+        tables = set(sqlalchemy.inspect(connection).get_table_names())
+    engine.dispose()
+    assert {"submissions", "grants", "items", "albums", "alembic_version"} <= tables
+
+
+def test_png_input_is_fine(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 48), (10, 20, 30, 128)).save(buffer, "PNG")
+    (tmp_path / "a.png").write_bytes(buffer.getvalue())
+    assert run("enhance", str(tmp_path / "a.png"), str(tmp_path / "a.jpg")).returncode == 0
