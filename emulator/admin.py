@@ -28,7 +28,13 @@ async def add_user(request: Request) -> Response:
     user = google.add_user(sub=body.get("sub"), email=body.get("email"), name=body.get("name", "Demo User"))
     size = int(body.get("width", 1600)), int(body.get("height", 1200))
     made = await run_in_threadpool(
-        photos.add_photos, google, user.sub, int(body.get("photos", 0)), *size, int(body.get("seed", 0))
+        photos.add_photos,
+        google,
+        user.sub,
+        int(body.get("photos", 0)),
+        *size,
+        int(body.get("seed", 0)),
+        body.get("kind", "jpeg"),
     )
     return JSONResponse({"sub": user.sub, "email": user.email, "media": [m.id for m in made]})
 

@@ -5,6 +5,7 @@ Each photo is stored turned as its EXIF orientation (1–8) says, so that a corr
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 
@@ -27,27 +28,80 @@ _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def scene(width: int, height: int, seed: int) -> Image.Image:
-    """An upright RGB scene: sky, hills, a sun and a few houses, flattened and tinted the way dull photos are."""
+    """An upright RGB scene with a phone photo's detail (sky, clouds, textured hills, houses, trees, sensor
+    grain), then flattened and tinted the way dull, hazy shots are."""
     rnd = random.Random(seed)
-    sky = Image.linear_gradient("L").resize((width, height))
-    image = Image.merge("RGB", [sky.point(lambda v, c=c: int(110 + v * c)) for c in (0.25, 0.3, 0.45)])
-    draw = ImageDraw.Draw(image)
-    sun = rnd.uniform(0.1, 0.9) * width, rnd.uniform(0.1, 0.3) * height
-    radius = min(width, height) * rnd.uniform(0.05, 0.1)
-    draw.ellipse((sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius), fill=(190, 180, 150))
-    horizon = int(height * rnd.uniform(0.5, 0.7))
-    points = [
-        (x, horizon + rnd.randint(-height // 10, height // 10)) for x in range(0, width + 200, max(width // 8, 1))
-    ]
-    draw.polygon([(0, height), *points, (width, height)], fill=(rnd.randint(90, 110), rnd.randint(110, 130), 90))
+    unit = min(width, height)
+    # Sky and clouds are smooth: draw them at 1/8 scale, blur there, and scale up.
+    small = _sky(max(8, width // 8), max(8, height // 8))
+    draw = ImageDraw.Draw(small)
     for _ in range(rnd.randint(3, 6)):
-        x, w, h = rnd.uniform(0, width * 0.9), width * rnd.uniform(0.04, 0.1), height * rnd.uniform(0.08, 0.18)
-        base = height * rnd.uniform(0.75, 0.95)
-        draw.rectangle((x, base - h, x + w, base), fill=(rnd.randint(120, 170), rnd.randint(100, 130), 100))
-    noise = Image.effect_noise((width, height), 12).convert("RGB")
-    image = Image.blend(image, noise, 0.08).filter(ImageFilter.GaussianBlur(1))
-    # Dull: squeeze the tones into the middle and warm them a little, as an underexposed hazy shot.
-    return image.point([int(70 + v * 0.45) for v in range(256)] + [int(65 + v * 0.42) for v in range(256)] * 2)
+        cx, cy, r = rnd.uniform(0, small.width), rnd.uniform(0, small.height * 0.35), unit / 8 * rnd.uniform(0.05, 0.12)
+        draw.ellipse((cx - 2 * r, cy - r, cx + 2 * r, cy + r), fill=(235, 238, 242))
+    image = small.filter(ImageFilter.GaussianBlur(max(1, unit // 400))).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
+    draw = ImageDraw.Draw(image)
+    sun = rnd.uniform(0.1, 0.9) * width, rnd.uniform(0.08, 0.25) * height
+    radius = unit * rnd.uniform(0.04, 0.07)
+    draw.ellipse((sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius), fill=(255, 236, 170))
+    horizon = int(height * rnd.uniform(0.5, 0.65))
+    step = max(width // 12, 1)
+    ridge = [(x, horizon + rnd.randint(-height // 12, height // 12)) for x in range(0, width + step, step)]
+    hills = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(hills).polygon([(0, height), *ridge, (width, height)], fill=255)
+    texture = _noise(width, height, 60, rnd)
+    grass = Image.merge("RGB", [texture.point([int(v * c) for v in range(256)]) for c in (0.45, 0.75, 0.35)])
+    image.paste(grass, mask=hills)
+    draw = ImageDraw.Draw(image)
+    for _ in range(rnd.randint(4, 8)):
+        _house(draw, rnd, width, height, unit)
+    for _ in range(rnd.randint(5, 10)):
+        x, y, r = rnd.uniform(0, width), height * rnd.uniform(0.6, 0.95), unit * rnd.uniform(0.02, 0.05)
+        draw.line((x, y, x, y + 2.5 * r), fill=(70, 50, 35), width=max(2, int(r / 5)))
+        draw.ellipse((x - r, y - 1.6 * r, x + r, y + 0.4 * r), fill=(40, rnd.randint(80, 110), 40))
+    grain = _noise(width, height, 24, rnd).convert("RGB")
+    image = Image.blend(image, grain, 0.12)
+    # Dull: squeeze the tones into the middle, lift the blacks (haze) and warm everything a little.
+    return image.point(
+        [int(62 + v * 0.5) for v in range(256)]
+        + [int(60 + v * 0.46) for v in range(256)]
+        + [int(58 + v * 0.42) for v in range(256)]
+    )
+
+
+@functools.cache
+def _tile(sigma: int) -> Image.Image:
+    return Image.effect_noise((509, 509), sigma)  # a prime side, so repeats do not line up with 8x8 blocks
+
+
+def _noise(width: int, height: int, sigma: int, rnd: random.Random) -> Image.Image:
+    """Gaussian noise over the whole frame from one cached tile, placed at a random offset."""
+    tile, out = _tile(sigma), Image.new("L", (width, height))
+    dx, dy = rnd.randrange(509), rnd.randrange(509)
+    for x in range(-dx, width, 509):
+        for y in range(-dy, height, 509):
+            out.paste(tile, (x, y))
+    return out
+
+
+def _sky(width: int, height: int) -> Image.Image:
+    ramp = Image.linear_gradient("L").resize((1, 256)).resize((width, height))
+    top, bottom = (55, 105, 185), (175, 200, 228)
+    return Image.merge("RGB", [ramp.point(lambda v, a=a, b=b: int(a + (b - a) * v / 255)) for a, b in zip(top, bottom)])
+
+
+def _house(draw: ImageDraw.ImageDraw, rnd: random.Random, width: int, height: int, unit: int) -> None:
+    w, h = unit * rnd.uniform(0.08, 0.16), unit * rnd.uniform(0.08, 0.14)
+    x, base = rnd.uniform(0, width - w), height * rnd.uniform(0.72, 0.97)
+    wall = (rnd.randint(170, 230), rnd.randint(120, 190), rnd.randint(90, 150))
+    draw.rectangle((x, base - h, x + w, base), fill=wall, outline=(60, 50, 45), width=max(1, unit // 400))
+    draw.polygon([(x - w * 0.08, base - h), (x + w / 2, base - h * 1.6), (x + w * 1.08, base - h)], fill=(150, 50, 40))
+    pane = w / 7
+    for col in range(3):
+        for row in range(2):
+            wx, wy = x + pane * (1 + 2 * col), base - h + pane * (1 + 2.2 * row)
+            draw.rectangle((wx, wy, wx + pane, wy + pane * 1.2), fill=(60, 80, 110), outline=(240, 240, 235))
 
 
 def jpeg(width: int, height: int, *, seed: int = 0, orientation: int = 1, quality: int = 88) -> bytes:
@@ -64,13 +118,33 @@ def jpeg(width: int, height: int, *, seed: int = 0, orientation: int = 1, qualit
     return out.getvalue()
 
 
+def heic(width: int, height: int, *, seed: int = 0, quality: int = 80) -> bytes:
+    """A HEIC photo (iPhone's default) with EXIF and ICC; needs pillow-heif, the one HEIF encoder on PyPI."""
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise RuntimeError("HEIC photos need pillow-heif (pip install pillow-heif)") from exc
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Apple", "iPhone 15 Pro"
+    image = scene(width, height, seed)
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=quality, exif=exif.tobytes(), icc_profile=_SRGB)
+    return out.getvalue()
+
+
 def add_photos(
-    google: Google, sub: str, count: int, width: int = 1600, height: int = 1200, seed: int = 0
+    google: Google, sub: str, count: int, width: int = 1600, height: int = 1200, seed: int = 0, kind: str = "jpeg"
 ) -> list[Media]:
-    """Give a user `count` photos, cycling through the eight orientations and a few cameras."""
+    """Give a user `count` photos: JPEGs cycling through the eight orientations and a few cameras, or HEICs."""
     made = []
     for n in range(count):
-        orientation = n % 8 + 1
-        data = jpeg(width, height, seed=seed + n, orientation=orientation)
-        made.append(google.add_media(sub, f"IMG_{seed + n:04d}.jpg", "image/jpeg", data, width, height))
+        if kind == "heic":
+            data, name, mime = heic(width, height, seed=seed + n), f"IMG_{seed + n:04d}.HEIC", "image/heic"
+        else:
+            data, name, mime = (
+                jpeg(width, height, seed=seed + n, orientation=n % 8 + 1),
+                f"IMG_{seed + n:04d}.jpg",
+                "image/jpeg",
+            )
+        made.append(google.add_media(sub, name, mime, data, width, height))
     return made

@@ -1,4 +1,4 @@
-"""Pure image code: decode, enhance recipes, encode. Imports the standard library and Pillow only.
+"""Pure image code: decode, enhance recipes, encode. Imports the standard library, Pillow and pi-heif only.
 
 enhance_bytes(data, recipe) -> Enhanced      the whole recipe on one photo's bytes
 """
@@ -6,6 +6,6 @@ enhance_bytes(data, recipe) -> Enhanced      the whole recipe on one photo's byt
 from __future__ import annotations
 
 from pipelines.codec import DecodeError, Enhanced, ImageTooLarge, decode, encode
-from pipelines.recipes import RECIPES, enhance, enhance_bytes
+from pipelines.recipes import RECIPES, enhance_bytes, recipe
 
-__all__ = ["RECIPES", "DecodeError", "Enhanced", "ImageTooLarge", "decode", "encode", "enhance", "enhance_bytes"]
+__all__ = ["RECIPES", "DecodeError", "Enhanced", "ImageTooLarge", "decode", "encode", "enhance_bytes", "recipe"]

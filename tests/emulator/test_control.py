@@ -92,3 +92,13 @@ def test_generated_photos_are_upright_after_transpose():
 def test_photos_up_to_24_megapixels():
     data = photos.jpeg(6000, 4000, seed=1)
     assert Image.open(io.BytesIO(data)).size == (6000, 4000)
+
+
+def test_heic_photos_when_the_heif_encoder_is_installed():
+    data = photos.heic(320, 240, seed=1)
+    assert data[4:12] == b"ftypheic"
+    import pi_heif  # the decode-only plugin darkroom itself uses
+
+    pi_heif.register_heif_opener()
+    image = Image.open(io.BytesIO(data))
+    assert image.size == (320, 240) and image.getexif()[0x0110] == "iPhone 15 Pro" and image.info["icc_profile"]

@@ -129,3 +129,14 @@ def test_unusable_image_fails_the_item_not_the_batch(darkroom, admin, emulator):
     status = darkroom.wait(submission_id, "done")
     assert status["status"] == "done" and status["counts"] == {"total": 2, "done": 1, "failed": 1}
     assert admin.counts()["library.uploads"] == 1
+
+
+def test_heic_photos_from_an_iphone_go_through(darkroom, admin):
+    user = admin.add_user(photos=2, width=320, height=240, kind="heic")
+    submission_id = darkroom.submit(admin.mint_code(user["sub"]))
+    darkroom.wait(submission_id, "awaiting_pick")
+    admin.pick(sub=user["sub"])
+    assert darkroom.wait(submission_id, "done")["counts"] == {"total": 2, "done": 2}
+    [album] = admin.state()["albums"]
+    assert sorted(i["filename"] for i in album["items"]) == ["IMG_0000-darkroom.jpg", "IMG_0001-darkroom.jpg"]
+    assert all(i["mime_type"] == "image/jpeg" for i in album["items"])
