@@ -88,7 +88,8 @@ def _noise(width: int, height: int, sigma: int, rnd: random.Random) -> Image.Ima
 def _sky(width: int, height: int) -> Image.Image:
     ramp = Image.linear_gradient("L").resize((1, 256)).resize((width, height))
     top, bottom = (55, 105, 185), (175, 200, 228)
-    return Image.merge("RGB", [ramp.point(lambda v, a=a, b=b: int(a + (b - a) * v / 255)) for a, b in zip(top, bottom)])
+    bands = [ramp.point([int(a + (b - a) * v / 255) for v in range(256)]) for a, b in zip(top, bottom, strict=True)]
+    return Image.merge("RGB", bands)
 
 
 def _house(draw: ImageDraw.ImageDraw, rnd: random.Random, width: int, height: int, unit: int) -> None:

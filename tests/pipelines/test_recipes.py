@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from emulator import photos
