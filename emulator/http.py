@@ -120,6 +120,14 @@ def page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str
     return items[start:end], following
 
 
+def paged(key: str, items: list[Any], following: str | None) -> JSONResponse:
+    """A list answer as Google sends it: an empty list is left out, nextPageToken only when there is more."""
+    body: dict[str, Any] = {key: items} if items else {}
+    if following:
+        body["nextPageToken"] = following
+    return JSONResponse(body)
+
+
 def page_size(value: Any, default: int, maximum: int) -> int:
     try:
         size = int(value) if value not in (None, "") else default

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from emulator import content
-from emulator.http import ApiError, endpoint, json_body, origin, page, page_size
+from emulator.http import ApiError, endpoint, json_body, origin, page, page_size, paged
 from emulator.world import APPCREATED, APPENDONLY, AccessToken, Google, Media, new_id, rfc3339
 
 WRITE = (APPENDONLY,)
@@ -96,13 +96,7 @@ async def list_albums(request: Request, google: Google, token: AccessToken | Non
     with google.lock:
         mine = [a for a in google.albums.values() if a.sub == token.sub and a.client_id == token.client_id]
         albums, following = page(mine, params.get("pageToken"), page_size(params.get("pageSize"), 20, 50))
-        body: dict[str, Any] = {}
-        # Google leaves out an empty list rather than sending [].
-        if albums:
-            body["albums"] = [a.as_json(len(_items_in(google, a))) for a in albums]
-    if following:
-        body["nextPageToken"] = following
-    return JSONResponse(body)
+        return paged("albums", [a.as_json(len(_items_in(google, a))) for a in albums], following)
 
 
 @endpoint("library.albums.get", scopes=READ)
@@ -184,10 +178,7 @@ async def search(request: Request, google: Google, token: AccessToken | None) ->
         else:
             found = [m for m in google.media.values() if m.sub == token.sub and m.client_id == token.client_id]
         items, following = page(found, body.get("pageToken"), page_size(body.get("pageSize"), 25, 100))
-        result: dict[str, Any] = {"mediaItems": [item_json(google, m, origin(request)) for m in items]} if items else {}
-    if following:
-        result["nextPageToken"] = following
-    return JSONResponse(result)
+        return paged("mediaItems", [item_json(google, m, origin(request)) for m in items], following)
 
 
 @endpoint("library.mediaItems.get", scopes=READ)

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import content
-from emulator.http import ApiError, endpoint, origin, page, page_size
+from emulator.http import ApiError, endpoint, origin, page, page_size, paged
 from emulator.world import PICKER_SCOPE, AccessToken, Google, Media, rfc3339
 
 SCOPES = (PICKER_SCOPE,)
@@ -91,11 +91,7 @@ async def list_media(request: Request, google: Google, token: AccessToken | None
         if session.picked is None:
             raise ApiError(400, "The user has not picked media items yet.", "FAILED_PRECONDITION")
         ids, following = page(session.picked, params.get("pageToken"), page_size(params.get("pageSize"), 25, 100))
-        items = [_picked_json(google, google.media[i], origin(request)) for i in ids]
-    body: dict[str, object] = {"mediaItems": items}
-    if following:
-        body["nextPageToken"] = following
-    return JSONResponse(body)
+        return paged("mediaItems", [_picked_json(google, google.media[i], origin(request)) for i in ids], following)
 
 
 def _picked_json(google: Google, item: Media, base: str) -> dict[str, object]:

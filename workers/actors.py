@@ -18,6 +18,28 @@ if broker._broker is None:  # the dramatiq CLI imports us first: this is an entr
     broker.setup(get_settings())
 
 MINUTE_MS = 60_000
+# One budget per queue. Codes expire: the exchange gives up fast. Photos and maintenance ride out outages.
+EXCHANGE = {
+    "queue_name": "exchange",
+    "retry_when": broker.retry_policy(5),
+    "min_backoff": 2000,
+    "max_backoff": MINUTE_MS,
+    "time_limit": MINUTE_MS,
+}
+MAINTENANCE = {
+    "queue_name": "maintenance",
+    "retry_when": broker.retry_policy(8),
+    "min_backoff": 2000,
+    "max_backoff": 5 * MINUTE_MS,
+    "time_limit": 5 * MINUTE_MS,
+}
+PHOTOS = {
+    "queue_name": "photos",
+    "retry_when": broker.retry_policy(6),
+    "min_backoff": 2000,
+    "max_backoff": 10 * MINUTE_MS,
+    "time_limit": 10 * MINUTE_MS,
+}
 
 
 def _run(use_case: Callable[[Context, str], None], object_id: str) -> None:
@@ -37,53 +59,29 @@ def _on_item_failure(args: tuple[object, ...], exc: BaseException | None) -> Non
 
 
 @dramatiq.actor(
-    queue_name="exchange",
+    **{**EXCHANGE, "retry_when": broker.retry_policy(3), "max_backoff": 10_000},
     max_age=get_settings().exchange_max_age_ms,
-    retry_when=broker.retry_policy(3),
-    min_backoff=1000,
-    max_backoff=10_000,
-    time_limit=MINUTE_MS,
 )
 def exchange_code(submission_id: str) -> None:
     _run(exchange.exchange, submission_id)
 
 
-@dramatiq.actor(
-    queue_name="exchange", retry_when=broker.retry_policy(5), min_backoff=2000, max_backoff=60_000, time_limit=MINUTE_MS
-)
+@dramatiq.actor(**EXCHANGE)
 def open_picker(submission_id: str) -> None:
     _run(fanout.open_picker, submission_id)
 
 
-@dramatiq.actor(
-    queue_name="maintenance",
-    retry_when=broker.retry_policy(8),
-    min_backoff=2000,
-    max_backoff=5 * MINUTE_MS,
-    time_limit=5 * MINUTE_MS,
-)
+@dramatiq.actor(**MAINTENANCE)
 def poll_picker(submission_id: str) -> None:
     _run(fanout.poll_picker, submission_id)
 
 
-@dramatiq.actor(
-    queue_name="maintenance",
-    retry_when=broker.retry_policy(8),
-    min_backoff=2000,
-    max_backoff=5 * MINUTE_MS,
-    time_limit=5 * MINUTE_MS,
-)
+@dramatiq.actor(**MAINTENANCE)
 def scan_inbox(submission_id: str) -> None:
     _run(fanout.scan_inbox, submission_id)
 
 
-@dramatiq.actor(
-    queue_name="photos",
-    retry_when=broker.retry_policy(6),
-    min_backoff=2000,
-    max_backoff=10 * MINUTE_MS,
-    time_limit=10 * MINUTE_MS,
-)
+@dramatiq.actor(**PHOTOS)
 def process_item(item_id: str) -> None:
     _run(processing.process, item_id)
 
