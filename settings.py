@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
     photos_library_uri: str = "https://photoslibrary.googleapis.com"
     photos_picker_uri: str = "https://photospicker.googleapis.com"
+    # Root for `darkroom call` (any API from google-api-python-client's bundled discovery documents);
+    # unset means each API's own root, e.g. https://www.googleapis.com/ for Drive.
+    google_api_uri: str | None = None
+    # Cross-Account Protection (RISC): Google's issuer and keys, and the client ids events may be for.
+    risc_issuer: str = "https://accounts.google.com/"
+    risc_jwks_uri: str = "https://www.googleapis.com/oauth2/v3/certs"
+    risc_audiences: str | None = None  # comma-separated; unset means the web client id
 
     token_keys: SecretStr | None = None
     target_album_title: str = "Enhanced by darkroom"
@@ -70,6 +77,11 @@ class Settings(BaseSettings):
             "no Google client credentials: set DARKROOM_GOOGLE_CLIENT_SECRETS_FILE to the downloaded "
             "client_secret_*.json, or DARKROOM_GOOGLE_CLIENT_ID and DARKROOM_GOOGLE_CLIENT_SECRET"
         )
+
+    def risc_audience_list(self) -> list[str]:
+        if self.risc_audiences:
+            return [a.strip() for a in self.risc_audiences.split(",") if a.strip()]
+        return [self.client_credentials()[0]]
 
     def token_key_bytes(self) -> list[bytes]:
         """The token keys, first one encrypting; refuses to go on without one."""

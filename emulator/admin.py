@@ -68,6 +68,12 @@ async def expire_tokens(request: Request) -> Response:
     return JSONResponse({"expired": _google(request).expire_access_tokens(body["sub"])})
 
 
+async def security_event(request: Request) -> Response:
+    body = await json_body(request)
+    known = {k: body[k] for k in ("jti", "audience") if k in body}
+    return JSONResponse({"token": _google(request).security_event(body["sub"], body["event"], **known)})
+
+
 async def lifetimes(request: Request) -> Response:
     google = _google(request)
     if request.method == "POST":
@@ -165,6 +171,7 @@ routes = [
     Route("/_admin/pick", pick, methods=["POST"]),
     Route("/_admin/revoke", revoke, methods=["POST"]),
     Route("/_admin/expire-tokens", expire_tokens, methods=["POST"]),
+    Route("/_admin/risc", security_event, methods=["POST"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/state", state, methods=["GET"]),

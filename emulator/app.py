@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from emulator import admin, content, library, oauth, picker
+from emulator import admin, content, drive, library, oauth, picker
 from emulator.world import Google
 
 
 def create_app(google: Google | None = None) -> Starlette:
-    app = Starlette(routes=[*oauth.routes, *picker.routes, *library.routes, *content.routes, *admin.routes])
+    app = Starlette(
+        routes=[*oauth.routes, *picker.routes, *library.routes, *content.routes, *drive.routes, *admin.routes]
+    )
     app.state.google = google or Google()
     return app

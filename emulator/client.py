@@ -36,6 +36,9 @@ class AdminClient:
     def expire_access_tokens(self, sub: str) -> int:
         return self._call("POST", "expire-tokens", {"sub": sub})["expired"]
 
+    def security_event(self, sub: str, event: str, **fields: str) -> str:
+        return self._call("POST", "risc", {"sub": sub, "event": event, **fields})["token"]
+
     def set_lifetimes(self, **seconds: float) -> dict[str, float]:
         return self._call("POST", "lifetimes", seconds)
 

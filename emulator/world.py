@@ -45,6 +45,7 @@ class Lifetimes:
     upload_token_s: float = 86400.0
     picker_session_s: float = 3600.0
     poll_interval_s: float = 1.0
+    rotate_refresh_tokens: bool = False  # Google may answer a refresh with a new refresh token
 
 
 @dataclass
@@ -235,7 +236,12 @@ class Google:
             grant = self.grants.get(refresh_token)
             if grant is None or grant.revoked or grant.client_id != client_id:
                 raise OAuthError("invalid_grant", "Token has been expired or revoked.")
-            return self._token_response(grant.sub, client_id, grant.scopes, grant, client_id, with_refresh=False)
+            rotate = self.lifetimes.rotate_refresh_tokens
+            if rotate:  # the old refresh token dies, as Google's do when it issues a new one
+                del self.grants[refresh_token]
+                grant.refresh_token = "1//0" + secrets.token_urlsafe(80)
+                self.grants[grant.refresh_token] = grant
+            return self._token_response(grant.sub, client_id, grant.scopes, grant, client_id, with_refresh=rotate)
 
     def revoke_token(self, token: str) -> None:
         with self.lock:
@@ -283,6 +289,22 @@ class Google:
         if "profile" in scopes:
             claims.update({k: v for k, v in profile.items() if k not in ("email", "email_verified")})
         return self.signer.sign(claims)
+
+    def security_event(self, sub: str, event: str, *, jti: str | None = None, audience: str | None = None) -> str:
+        """A Cross-Account Protection event (RFC 8417) for `sub`, signed like Google's."""
+        risc = "https://schemas.openid.net/secevent/risc/event-type/"
+        oauth = "https://schemas.openid.net/secevent/oauth/event-type/"
+        event_type = event if event.startswith("https://") else (oauth if event == "tokens-revoked" else risc) + event
+        subject = {"subject_type": "iss-sub", "iss": "https://accounts.google.com/", "sub": sub}
+        return self.signer.sign(
+            {
+                "iss": "https://accounts.google.com/",
+                "aud": audience or next(iter(self.clients)),
+                "iat": int(time.time()),
+                "jti": jti or secrets.token_hex(16),
+                "events": {event_type: {"subject": subject}},
+            }
+        )
 
     def authenticate(self, header: str | None) -> AccessToken | None:
         if not header or not header.startswith("Bearer "):

@@ -15,8 +15,10 @@ from ingest.payloads import AuthCode, problem
 from settings import Settings, get_settings
 from workers import broker, intake
 from workers.context import Context
+from workers.errors import BadSecurityToken, PermanentError, TransientError
 
 MAX_BODY_BYTES = 4096
+MAX_EVENT_BYTES = 16_384
 _SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -40,14 +42,15 @@ async def post_auth_code(request: Request) -> Response:
     return JSONResponse(body_out, status_code=202)
 
 
-async def _bounded_body(request: Request) -> bytes | None:
+async def _bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None past `limit` bytes: checked on the declared length, then while reading."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > limit:
             return None
     return body
 
@@ -60,6 +63,45 @@ async def get_submission(request: Request) -> Response:
     if view is None:
         return problem(404, "Not Found", "no such submission")
     return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+async def delete_me(request: Request) -> Response:
+    """The app disconnects its signed-in user, proving who it is with the Google ID token it holds."""
+    if not request.headers.get("x-requested-with"):
+        return problem(403, "Forbidden", "the X-Requested-With header is required")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthenticated("send the user's Google ID token as a Bearer token")
+    try:
+        await run_in_threadpool(intake.revoke_signed_in_user, request.app.state.context, token.strip())
+    except PermanentError:
+        return _unauthenticated("the ID token did not verify")
+    except TransientError:
+        return problem(503, "Service Unavailable", "Google's keys could not be fetched; try again")
+    return JSONResponse({"status": "revoking"}, status_code=202)
+
+
+def _unauthenticated(detail: str) -> Response:
+    response = problem(401, "Unauthorized", detail)
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+async def post_security_event(request: Request) -> Response:
+    """Cross-Account Protection push (RFC 8935): 202 when accepted (or already seen), 400 with `err` if not."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/secevent+jwt":
+        return JSONResponse({"err": "invalid_request", "description": "expected application/secevent+jwt"}, 400)
+    body = await _bounded_body(request, MAX_EVENT_BYTES)
+    if not body:
+        return JSONResponse({"err": "invalid_request", "description": "empty or oversized body"}, 400)
+    try:
+        await run_in_threadpool(intake.receive_security_event, request.app.state.context, body.decode("ascii"))
+    except (BadSecurityToken, UnicodeDecodeError) as exc:
+        err = exc.err if isinstance(exc, BadSecurityToken) else "invalid_request"
+        return JSONResponse({"err": err, "description": str(exc)[:200]}, 400)
+    except TransientError:
+        return problem(503, "Service Unavailable", "Google's keys could not be fetched; deliver again later")
+    return Response(status_code=202)
 
 
 async def healthz(request: Request) -> Response:
@@ -79,18 +121,21 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     return problem(405, "Method Not Allowed", f"{request.method} is not allowed here")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or get_settings()
+def create_app(settings: Settings | None = None, context: Context | None = None) -> Starlette:
+    """The ASGI app; the embedded mode passes its context so web and workers share one database pool."""
+    settings = context.settings if context else settings or get_settings()
     if broker._broker is None:
         broker.setup(settings)
     routes = [
         Route("/v1/auth-codes", post_auth_code, methods=["POST"]),
         Route("/v1/submissions/{submission_id}", get_submission, methods=["GET"]),
+        Route("/v1/me", delete_me, methods=["DELETE"]),
+        Route("/v1/risc", post_security_event, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
-    context = Context(settings)
+    context = context or Context(settings)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
     app.state.context = context
     return app

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import dramatiq
 
 from settings import get_settings
-from workers import broker, exchange, fanout, outcomes, processing
+from workers import broker, exchange, fanout, outcomes, processing, revocation, risc
 from workers.context import Context, get_context
 from workers.errors import RateLimited
 
@@ -42,7 +42,7 @@ PHOTOS = {
 }
 
 
-def _run(use_case: Callable[[Context, str], None], object_id: str) -> None:
+def _run(use_case: Callable[[Context, str], object], object_id: str) -> None:
     try:
         use_case(get_context(), object_id)
     except RateLimited as exc:
@@ -84,6 +84,16 @@ def scan_inbox(submission_id: str) -> None:
 @dramatiq.actor(**PHOTOS)
 def process_item(item_id: str) -> None:
     _run(processing.process, item_id)
+
+
+@dramatiq.actor(**EXCHANGE)
+def revoke_user(sub: str) -> None:
+    _run(revocation.revoke, sub)
+
+
+@dramatiq.actor(**EXCHANGE)
+def apply_security_event(jti: str) -> None:
+    _run(risc.apply, jti)
 
 
 for _name in ("exchange_code", "open_picker", "poll_picker", "scan_inbox"):

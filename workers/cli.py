@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from settings import ConfigurationError, get_settings
+from workers.errors import DarkroomError
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
 
@@ -41,6 +42,46 @@ def _keys_new(args: argparse.Namespace) -> int:
 
     print(new_key())
     return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from workers.context import Context
+    from workers.store.rotation import rotate
+
+    ctx = Context(get_settings())
+    done = rotate(ctx.db, ctx.vault)
+    print(f"re-encrypted {done.secrets} secrets under the first key ({done.already_current} already were);")
+    print("the other keys can now be removed from DARKROOM_TOKEN_KEYS")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from workers import revocation
+    from workers.context import Context
+
+    if not revocation.revoke(Context(get_settings()), args.user):
+        raise ConfigurationError(f"no grant is stored for user {args.user}")
+    print(f"revoked at Google and deleted the tokens and personal data of user {args.user}")
+    return 0
+
+
+def _call(args: argparse.Namespace) -> int:
+    import json
+
+    from workers import acting
+    from workers.context import Context
+
+    params = dict(_name_value(p) for p in args.params)
+    result = acting.call(Context(get_settings()), args.user, args.api, args.version, args.method, params)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ConfigurationError(f"parameters are name=value, not {text!r}")
+    return name, value
 
 
 def _enhance(args: argparse.Namespace) -> int:
@@ -87,6 +128,16 @@ def _parser() -> argparse.ArgumentParser:
     enhance.set_defaults(run=_enhance)
     keys = sub.add_parser("keys", help="token encryption keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("new", help="print a new key for DARKROOM_TOKEN_KEYS").set_defaults(run=_keys_new)
+    keys.add_parser("rotate", help="re-encrypt every secret under the first key").set_defaults(run=_keys_rotate)
+    revoke = sub.add_parser("revoke", help="revoke a user at Google, then delete their tokens and personal data")
+    revoke.add_argument("--user", required=True, metavar="SUB")
+    revoke.set_defaults(run=_revoke)
+    call = sub.add_parser("call", help="call any Google API as a stored user, e.g. drive v3 files.get fileId=appfolder")
+    call.add_argument("--user", required=True, metavar="SUB")
+    for name in ("api", "version", "method"):
+        call.add_argument(name)
+    call.add_argument("params", nargs="*", metavar="name=value")
+    call.set_defaults(run=_call)
     return parser
 
 
@@ -98,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         code = run(args)
-    except (ConfigurationError, ValueError, OSError) as exc:
+    except (ConfigurationError, ValueError, OSError, DarkroomError) as exc:
         print(f"darkroom: {exc}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:

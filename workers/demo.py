@@ -35,6 +35,8 @@ def demo_settings(emulator_url: str, database_url: str) -> Settings:
         google_certs_uri=f"{emulator_url}/oauth2/v1/certs",
         photos_library_uri=f"{emulator_url}/library",
         photos_picker_uri=f"{emulator_url}/picker",
+        google_api_uri=emulator_url,
+        risc_jwks_uri=f"{emulator_url}/oauth2/v3/certs",
         token_keys=new_key(),  # type: ignore[arg-type]
     )
 

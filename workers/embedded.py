@@ -24,9 +24,10 @@ class Embedded:
         self._server: uvicorn.Server | None = None
         self._worker: dramatiq.Worker | None = None
         self._thread: threading.Thread | None = None
+        self.context: Context | None = None
 
     def _prepare(self) -> socket.socket:
-        context = Context(self.settings)
+        context = self.context = Context(self.settings)
         context.vault  # noqa: B018 - refuse to start without token keys
         context.db.migrate()
         set_context(context)
@@ -40,7 +41,7 @@ class Embedded:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(self.settings), log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(create_app(context=context), log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         return sock
 
@@ -75,3 +76,5 @@ class Embedded:
         if self._worker is not None:
             self._worker.stop(timeout=10_000)
             self._worker = None
+        if self.context is not None:
+            self.context.db.dispose()

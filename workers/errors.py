@@ -62,6 +62,16 @@ class Misconfigured(PermanentError):
     pass
 
 
+class BadSecurityToken(PermanentError):
+    """`err` is RFC 8935's code for the push receiver's 400 answer."""
+
+    error_code = "unauthenticated"
+
+    def __init__(self, err: str, description: str) -> None:
+        super().__init__(description)
+        self.err = err
+
+
 class TransientError(DarkroomError):
     pass
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 from settings import SOURCE_SCOPES
-from workers import messages
+from workers import messages, tokens
 from workers.context import Context
 from workers.errors import CodeRejected, GrantRevoked, ScopeMissing
 from workers.google import oauth
 from workers.store import grants, submissions
-from workers.store.grants import Access
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def _store(
         claims=claims,
         scopes=answer.scopes,
         state=state,
-        access=Access(answer.access_token, answer.expires_at),
+        access=tokens.usable(answer, ctx.settings.access_token_margin_s),
         refresh_token=answer.refresh_token,
     )
     submissions.update_fields(ctx.db, submission_id, sub=sub)

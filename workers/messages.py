@@ -15,6 +15,8 @@ QUEUE_OF = {
     "poll_picker": "maintenance",
     "scan_inbox": "maintenance",
     "process_item": "photos",
+    "revoke_user": "exchange",
+    "apply_security_event": "exchange",
 }
 
 
@@ -41,3 +43,11 @@ def process_item(item_id: str) -> None:
 
 def scan_inbox(submission_id: str) -> None:
     send("scan_inbox", submission_id)
+
+
+def revoke_user(sub: str) -> None:
+    send("revoke_user", sub)
+
+
+def apply_security_event(jti: str) -> None:
+    send("apply_security_event", jti)

@@ -12,22 +12,32 @@ import logging
 from workers.context import Context
 from workers.errors import GrantRevoked
 from workers.google import oauth
-from workers.google.photos import Photos, user_credentials
+from workers.google.photos import Credentials, Photos, user_credentials
 from workers.store import grants, items, submissions
 from workers.store.grants import Access
 
 log = logging.getLogger(__name__)
 
 
-def _fresh(access: Access | None, margin_s: int) -> bool:
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    return access is not None and access.expires_at - datetime.timedelta(seconds=margin_s) > now
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _fresh(access: Access | None) -> bool:
+    return access is not None and access.expires_at > _now()
+
+
+def usable(answer: oauth.TokenResponse, margin_s: int) -> Access:
+    """The token with the time until which darkroom uses it: `margin_s` before Google's expiry, or halfway
+    there for a short-lived token, so a lifetime shorter than the margin never makes every call refresh."""
+    lifetime = (answer.expires_at - _now()).total_seconds()
+    return Access(answer.access_token, answer.expires_at - datetime.timedelta(seconds=min(margin_s, lifetime / 2)))
 
 
 def access_for(ctx: Context, sub: str) -> Access:
     _require_active(ctx, sub)
     access = grants.access_of(ctx.db, ctx.vault, sub)
-    if _fresh(access, ctx.settings.access_token_margin_s):
+    if _fresh(access):
         assert access is not None
         return access
     return refresh(ctx, sub, stale=access.token if access else None)
@@ -38,7 +48,7 @@ def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
     with ctx.locks.hold(f"refresh:{sub}"):
         _require_active(ctx, sub)
         access = grants.access_of(ctx.db, ctx.vault, sub)
-        if access is not None and access.token != stale and _fresh(access, ctx.settings.access_token_margin_s):
+        if access is not None and access.token != stale and _fresh(access):
             return access
         refresh_token = grants.refresh_token_of(ctx.db, ctx.vault, sub)
         if refresh_token is None:
@@ -48,7 +58,7 @@ def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
         except GrantRevoked:
             revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
             raise
-        fresh = Access(answer.access_token, answer.expires_at)
+        fresh = usable(answer, ctx.settings.access_token_margin_s)
         grants.store_refresh(ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes)
         log.info("refreshed access token", extra={"sub": sub})
         return fresh
@@ -68,13 +78,18 @@ def _require_active(ctx: Context, sub: str) -> None:
         raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
 
 
-def photos_for(ctx: Context, sub: str) -> Photos:
+def credentials_for(ctx: Context, sub: str) -> Credentials:
+    """google-auth credentials for `sub` whose every refresh goes through `refresh` (single-flight)."""
     access = access_for(ctx, sub)
 
     def on_rejected() -> tuple[str, datetime.datetime]:
-        # Google refused the token we sent (401): refresh past it, still single-flight.
+        # Expired, or Google refused the token we sent (401): refresh past it.
         renewed = refresh(ctx, sub, stale=credentials.token)
         return renewed.token, renewed.expires_at
 
     credentials = user_credentials(access.token, access.expires_at, on_rejected)
-    return Photos(ctx.settings, credentials)
+    return credentials
+
+
+def photos_for(ctx: Context, sub: str) -> Photos:
+    return Photos(ctx.settings, credentials_for(ctx, sub))

@@ -94,3 +94,45 @@ class Processes:
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
+
+
+def stack_env(emulator_url: str, web_port: int, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment a deployment would set, with every Google URL on the emulator."""
+    from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from workers.store.vault import new_key
+
+    return {
+        "PORT": str(web_port),
+        "DARKROOM_DATABASE_URL": database_url,
+        "DARKROOM_REDIS_URL": redis_url,
+        "DARKROOM_GOOGLE_CLIENT_ID": DEMO_CLIENT_ID,
+        "DARKROOM_GOOGLE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+        "DARKROOM_GOOGLE_TOKEN_URI": f"{emulator_url}/token",
+        "DARKROOM_GOOGLE_REVOKE_URI": f"{emulator_url}/revoke",
+        "DARKROOM_GOOGLE_CERTS_URI": f"{emulator_url}/oauth2/v1/certs",
+        "DARKROOM_PHOTOS_LIBRARY_URI": f"{emulator_url}/library",
+        "DARKROOM_PHOTOS_PICKER_URI": f"{emulator_url}/picker",
+        "DARKROOM_GOOGLE_API_URI": emulator_url,
+        "DARKROOM_RISC_JWKS_URI": f"{emulator_url}/oauth2/v3/certs",
+        "DARKROOM_TOKEN_KEYS": new_key(),
+        "DARKROOM_PHOTOS_PROCESSES": "1",
+        "DARKROOM_EXCHANGE_THREADS": "2",
+        "dramatiq_queue_prefetch": "1",
+    }
+
+
+class Stack(Processes):
+    """The emulator, the release step, then whichever Procfile types a test asks for."""
+
+    def __init__(self, workdir: Path, database_url: str, redis_url: str, **extra_env: str) -> None:
+        self.emulator_port, self.web_port = free_port(), free_port()
+        self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        super().__init__(workdir, {**stack_env(self.emulator_url, self.web_port, database_url, redis_url), **extra_env})
+
+    def up(self, *names: str) -> None:
+        self.emulator(self.emulator_port)
+        self.run("release", "darkroom migrate")
+        self.start_procfile(*names)
+        if "web" in names:
+            wait_http(f"{self.web_url}/healthz")

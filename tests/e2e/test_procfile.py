@@ -11,42 +11,18 @@ import redis
 import requests
 
 from emulator.client import AdminClient
-from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from tests.e2e.procfile import Processes, free_port, wait_http
-from workers.store.vault import new_key
+from tests.e2e.procfile import Processes, Stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Processes, AdminClient, str]]:
-    emulator_port, web_port = free_port(), free_port()
-    emu = f"http://127.0.0.1:{emulator_port}"
-    env = {
-        "PORT": str(web_port),
-        "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'darkroom.db'}",
-        "DARKROOM_REDIS_URL": redis_url,
-        "DARKROOM_GOOGLE_CLIENT_ID": DEMO_CLIENT_ID,
-        "DARKROOM_GOOGLE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-        "DARKROOM_GOOGLE_TOKEN_URI": f"{emu}/token",
-        "DARKROOM_GOOGLE_REVOKE_URI": f"{emu}/revoke",
-        "DARKROOM_GOOGLE_CERTS_URI": f"{emu}/oauth2/v1/certs",
-        "DARKROOM_PHOTOS_LIBRARY_URI": f"{emu}/library",
-        "DARKROOM_PHOTOS_PICKER_URI": f"{emu}/picker",
-        "DARKROOM_TOKEN_KEYS": new_key(),
-        "DARKROOM_PHOTOS_PROCESSES": "1",
-        "DARKROOM_EXCHANGE_THREADS": "2",
-        "dramatiq_queue_prefetch": "1",
-    }
-    processes = Processes(tmp_path, env)
+    processes = Stack(tmp_path, f"sqlite:///{tmp_path / 'darkroom.db'}", redis_url)
     try:
-        processes.emulator(emulator_port)
-        processes.run("release", "darkroom migrate")
-        processes.start_procfile("web", "exchange", "photos", "maintenance")
-        web = f"http://127.0.0.1:{web_port}"
-        wait_http(f"{web}/healthz")
-        admin = AdminClient(emu)
-        yield processes, admin, web
+        processes.up("web", "exchange", "photos", "maintenance")
+        admin = AdminClient(processes.emulator_url)
+        yield processes, admin, processes.web_url
         admin.close()
     finally:
         processes.stop_all()

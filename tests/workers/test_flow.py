@@ -113,6 +113,23 @@ def test_revoked_grant_stops_the_users_work(darkroom, admin):
     assert grants.refresh_token_of(get_context().db, get_context().vault, user["sub"]) is None
 
 
+def test_revoking_while_items_are_in_flight_stops_each_within_one_attempt(darkroom, admin):
+    user = admin.add_user(photos=6, width=320, height=240)
+    admin.inject_fault("content.download", delay_s=1.0, count=6)  # the downloads are slow...
+    submission_id = darkroom.submit(admin.mint_code(user["sub"]))
+    darkroom.wait(submission_id, "awaiting_pick")
+    admin.pick(sub=user["sub"])
+    darkroom.wait(submission_id, "processing")
+    admin.revoke(user["sub"])  # ...and the user revokes darkroom meanwhile
+    status = darkroom.wait(submission_id, "done")
+    assert status["status"] == "failed" and status["error"]["code"] == "grant_revoked"
+    with get_context().db.session() as s:
+        rows = s.query(items.Item).filter_by(submission_id=submission_id).all()
+    assert len(rows) == 6
+    assert all(r.state == "failed" and r.attempts <= 1 and r.error_code == "grant_revoked" for r in rows)
+    assert "library.uploads" not in admin.counts()
+
+
 def test_transient_upload_failure_is_retried(darkroom, admin):
     admin.inject_fault("library.uploads", status=503, count=1)
     _, _, status = picked_and_done(darkroom, admin, photos=1)

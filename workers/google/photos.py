@@ -51,7 +51,7 @@ def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresh
     return Credentials(token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh())
 
 
-def _document(name: str) -> dict[str, Any]:
+def document(name: str) -> dict[str, Any]:
     return json.loads((_DISCOVERY / f"{name}.v1.json").read_text())
 
 
@@ -80,7 +80,7 @@ class Photos:
             self._https.append(raw)
             http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=raw)
             options = {"api_endpoint": base.rstrip("/") + "/"}
-            self._services[name] = build_from_document(_document(name), http=http, client_options=options)
+            self._services[name] = build_from_document(document(name), http=http, client_options=options)
         return self._services[name]
 
     @property

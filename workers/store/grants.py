@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store.db import Database
-from workers.store.models import Album, Grant
+from workers.store.models import Album, Grant, Item, Submission
 from workers.store.vault import Vault
 
 PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
@@ -112,3 +112,16 @@ def save_album(db: Database, sub: str, purpose: str, title: str, album_id: str) 
     except IntegrityError:
         pass
     return album_of(db, sub, purpose) or album_id
+
+
+def forget(db: Database, sub: str) -> None:
+    """Delete the user's tokens and personal data; a tombstone row keeps the state `deleted`."""
+    with db.session() as s:
+        grant = s.get(Grant, sub)
+        if grant is not None:
+            for column in ("refresh_secret", "access_secret", "access_expires_at", *PROFILE_CLAIMS):
+                setattr(grant, column, None)
+            grant.scopes, grant.state = "", "deleted"
+        s.execute(delete(Item).where(Item.sub == sub))
+        s.execute(delete(Album).where(Album.sub == sub))
+        s.execute(update(Submission).where(Submission.sub == sub).values(sub=None))

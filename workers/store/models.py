@@ -93,3 +93,14 @@ class Item(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SecurityEvent(Base):
+    """A Cross-Account Protection event Google pushed, kept by its jti so a redelivery is applied once."""
+
+    __tablename__ = "security_events"
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str | None] = mapped_column(String(255), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,57 @@
+"""An authorized google-api-python-client service for any API, for acting as a user (`darkroom call`).
+
+Photos APIs use darkroom's own discovery documents; every other API the ones the library bundles.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build, build_from_document
+from googleapiclient.discovery_cache import get_static_doc
+from googleapiclient.errors import HttpError, UnknownApiNameOrVersion
+
+from settings import Settings
+from workers.errors import BadRequest, DarkroomError, Unavailable
+from workers.google.photos import document
+from workers.google.responses import error_for
+
+_OWN = {"photoslibrary": "photos_library_uri", "photospicker": "photos_picker_uri"}
+
+
+def service(settings: Settings, credentials: Credentials, api: str, version: str) -> Any:
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=int(settings.http_timeout_s)))
+    if api in _OWN:
+        base = getattr(settings, _OWN[api]).rstrip("/") + "/"
+        return build_from_document(document(api), http=http, client_options={"api_endpoint": base})
+    static = get_static_doc(api, version)
+    if static is None:
+        raise BadRequest(f"no discovery document for {api} {version}")
+    options = None
+    if settings.google_api_uri:
+        options = {"api_endpoint": settings.google_api_uri.rstrip("/") + "/" + json.loads(static)["servicePath"]}
+    try:
+        return build(api, version, http=http, static_discovery=True, client_options=options)
+    except UnknownApiNameOrVersion as exc:
+        raise BadRequest(f"unknown API {api} {version}") from exc
+
+
+def call(resource: Any, method: str, params: dict[str, str]) -> dict[str, Any]:
+    """Run `files.get` with `fileId=...` on a service; errors translated once, here."""
+    *path, name = method.split(".")
+    try:
+        for part in path:
+            resource = getattr(resource, part)()
+        return getattr(resource, name)(**params).execute() or {}
+    except HttpError as exc:
+        raise error_for(method, exc.resp.status, dict(exc.resp), exc.content) from None
+    except (AttributeError, TypeError) as exc:
+        raise BadRequest(f"{method}: {exc}") from None
+    except DarkroomError:
+        raise
+    except (httplib2.HttpLib2Error, OSError) as exc:
+        raise Unavailable(f"{method}: {exc.__class__.__name__}") from None
