@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     access_token_margin_s: int = 300
     exchange_max_age_ms: int = 10 * 60 * 1000
     recipe: str = "auto-v1"
+    # Delivery: Google asks for at least 30 s after a 429; the sweeper re-enqueues what has not moved for
+    # stale_after_s, and an item delivered max_deliveries times without finishing is given up on.
+    rate_limit_min_delay_s: float = 30.0
+    sweep_interval_s: float = 60.0
+    stale_after_s: float = 300.0
+    max_deliveries: int = 5
+    create_batch_delay_ms: int = 1500
     log_level: str = "INFO"
 
     def client_credentials(self) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import dramatiq
 
 from settings import get_settings
-from workers import broker, exchange, fanout, outcomes, processing, revocation, risc
+from workers import broker, exchange, fanout, outcomes, processing, revocation, risc, sweeper
 from workers.context import Context, get_context
 from workers.errors import RateLimited
 
@@ -43,11 +43,13 @@ PHOTOS = {
 
 
 def _run(use_case: Callable[[Context, str], object], object_id: str) -> None:
+    ctx = get_context()
     try:
-        use_case(get_context(), object_id)
+        use_case(ctx, object_id)
     except RateLimited as exc:
         # Google wants at least 30 s after a 429, or its Retry-After: wait that, not our backoff.
-        raise dramatiq.Retry(str(exc), delay=int(exc.delay_s * 1000)) from exc
+        delay_s = max(exc.delay_s or 0.0, ctx.settings.rate_limit_min_delay_s)
+        raise dramatiq.Retry(str(exc), delay=int(delay_s * 1000)) from exc
 
 
 def _on_submission_failure(args: tuple[object, ...], exc: BaseException | None) -> None:
@@ -86,6 +88,11 @@ def process_item(item_id: str) -> None:
     _run(processing.process, item_id)
 
 
+@dramatiq.actor(**PHOTOS)
+def create_items(sub: str) -> None:
+    _run(processing.create, sub)
+
+
 @dramatiq.actor(**EXCHANGE)
 def revoke_user(sub: str) -> None:
     _run(revocation.revoke, sub)
@@ -95,6 +102,15 @@ def revoke_user(sub: str) -> None:
 def apply_security_event(jti: str) -> None:
     _run(risc.apply, jti)
 
+
+def _sweep_once_per_interval() -> None:
+    ctx = get_context()
+    if ctx.locks.claim("sweep", ctx.settings.sweep_interval_s * 0.9):
+        sweeper.sweep(ctx)
+
+
+broker.periodic.task = _sweep_once_per_interval
+broker.periodic.interval_s = get_settings().sweep_interval_s
 
 for _name in ("exchange_code", "open_picker", "poll_picker", "scan_inbox"):
     broker.give_up.handlers[_name] = _on_submission_failure

@@ -7,6 +7,7 @@ of 20 retries over about 30 days is never used; each actor names its own bounded
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,35 @@ class GiveUp(Middleware):
             log.exception("could not record the failure of message %s", message.message_id)
 
 
+class Periodic(Middleware):
+    """Run `task` every `interval_s` seconds on a thread of each worker process; the task itself makes sure
+    only one process in the deployment does the work each time (workers.locks.Locks.claim)."""
+
+    def __init__(self) -> None:
+        self.task: Callable[[], None] | None = None
+        self.interval_s = 60.0
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        if self.task is not None:
+            self._stop.clear()
+            threading.Thread(target=self._loop, name="darkroom-periodic", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                assert self.task is not None
+                self.task()
+            except Exception:
+                log.exception("periodic task failed; it runs again in %.0f s", self.interval_s)
+
+
 _broker: dramatiq.Broker | None = None
 give_up = GiveUp()
+periodic = Periodic()
 
 
 def setup(settings: Settings) -> dramatiq.Broker:

@@ -44,6 +44,21 @@ def _keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from workers import broker, sweeper
+    from workers.context import Context
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise ConfigurationError(
+            "sweep sends work to the broker: set DARKROOM_REDIS_URL (the embedded server sweeps itself)"
+        )
+    broker.setup(settings)
+    done = sweeper.sweep(Context(settings))
+    print("nothing was stuck" if not done else "sent again: " + ", ".join(f"{n} {kind}" for kind, n in done.items()))
+    return 0
+
+
 def _keys_rotate(args: argparse.Namespace) -> int:
     from workers.context import Context
     from workers.store.rotation import rotate
@@ -121,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(run=_serve)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=_migrate)
+    sub.add_parser("sweep", help="re-enqueue stuck work once").set_defaults(run=_sweep)
     enhance = sub.add_parser("enhance", help="enhance a local file, or a directory into a directory")
     enhance.add_argument("input")
     enhance.add_argument("output")

@@ -81,9 +81,8 @@ class Unavailable(TransientError):
 
 
 class RateLimited(TransientError):
-    # Google asks for at least 30 s after a 429 (reference/google-apis.md §0.12).
-    MIN_DELAY_S = 30.0
+    """`delay_s` is Google's Retry-After, if it sent one; the actors wait at least the configured minimum."""
 
     def __init__(self, message: str, delay_s: float | None = None) -> None:
         super().__init__(message)
-        self.delay_s = max(delay_s or 0.0, self.MIN_DELAY_S)
+        self.delay_s = delay_s

@@ -11,6 +11,7 @@ from workers.errors import MediaGone, PickerExpired
 from workers.google.photos import Photos
 from workers.store import grants, items, submissions
 from workers.store.items import Source
+from workers.store.models import Item
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def poll_picker(ctx: Context, submission_id: str) -> None:
         except MediaGone:
             raise PickerExpired("the picker session expired before the user picked") from None
         if not session.get("mediaItemsSet"):
+            submissions.touch(ctx.db, submission_id)  # alive: the sweeper leaves a polled submission alone
             messages.poll_picker(submission_id, _interval_ms(session))
             return
         found = [_picked(p) for p in photos.picked_items(row.picker_session_id)]
@@ -81,6 +83,10 @@ def ensure_target_album(ctx: Context, photos: Photos, sub: str) -> str:
         return grants.save_album(ctx.db, sub, "target", title, album_id)
 
 
+def forget_target_album(ctx: Context, sub: str) -> None:
+    grants.drop_album(ctx.db, sub, "target")
+
+
 def finish_if_complete(ctx: Context, submission_id: str) -> None:
     if items.unfinished(ctx.db, submission_id):
         return
@@ -92,6 +98,21 @@ def finish_if_complete(ctx: Context, submission_id: str) -> None:
         with tokens.photos_for(ctx, row.sub) as photos:
             photos.delete_picker_session(row.picker_session_id)
     log.info("submission done", extra={"submission_id": submission_id})
+
+
+def fresh_base_url(ctx: Context, photos: Photos, item: Item) -> str | None:
+    """A new base URL for an item whose old one expired: from its picker session while that lives, or
+    from the Library for app-created (inbox) items. None when the item can no longer be reached."""
+    try:
+        if item.source == "picker":
+            row = submissions.get(ctx.db, item.submission_id)
+            if row is None or row.picker_session_id is None:
+                return None
+            found = [p for p in photos.picked_items(row.picker_session_id) if p.get("id") == item.source_media_id]
+            return _picked(found[0]).base_url if found else None
+        return str(photos.media_item(item.source_media_id)["baseUrl"])
+    except MediaGone:
+        return None
 
 
 def _picked(item: dict[str, object]) -> Source:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 
 import redis
@@ -13,7 +14,19 @@ class Locks:
     def __init__(self, redis_url: str | None) -> None:
         self._redis = redis.Redis.from_url(redis_url) if redis_url else None
         self._local: dict[str, threading.Lock] = {}
+        self._claims: dict[str, float] = {}
         self._guard = threading.Lock()
+
+    def claim(self, name: str, ttl_s: float) -> bool:
+        """True for the one caller, cluster-wide, that claims `name` in a window of `ttl_s` seconds."""
+        if self._redis is not None:
+            return bool(self._redis.set(f"darkroom:claim:{name}", "1", nx=True, px=int(ttl_s * 1000)))
+        with self._guard:
+            now = time.monotonic()
+            if self._claims.get(name, 0.0) > now:
+                return False
+            self._claims[name] = now + ttl_s
+            return True
 
     @contextlib.contextmanager
     def hold(self, name: str, timeout_s: float = 60.0) -> Iterator[None]:

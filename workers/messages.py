@@ -15,6 +15,7 @@ QUEUE_OF = {
     "poll_picker": "maintenance",
     "scan_inbox": "maintenance",
     "process_item": "photos",
+    "create_items": "photos",
     "revoke_user": "exchange",
     "apply_security_event": "exchange",
 }
@@ -51,3 +52,8 @@ def revoke_user(sub: str) -> None:
 
 def apply_security_event(jti: str) -> None:
     send("apply_security_event", jti)
+
+
+def create_items(sub: str, delay_ms: int | None = None) -> None:
+    """Ask for a batchCreate of the user's uploaded items; the delay lets a batch gather."""
+    send("create_items", sub, delay_ms=delay_ms)

@@ -85,7 +85,7 @@ def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
     broker = redis_dump(redis_url)
     logs = processes.logs()
     assert "exchange_code" in broker or "dramatiq" in broker  # the dump did see the broker's keys
-    assert "code exchanged" in logs and "item done" in logs  # and the logs are there to search
+    assert "code exchanged" in logs and "batchCreate of 4 items" in logs  # and the logs are there to search
     for secret in secrets:
         assert secret.encode() not in database
         assert secret not in broker

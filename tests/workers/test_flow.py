@@ -47,11 +47,16 @@ def test_redelivered_item_message_uploads_nothing_more(darkroom, admin):
     ctx = get_context()
     with ctx.db.session() as s:
         ids = [row.id for row in s.query(items.Item).filter_by(submission_id=submission_id)]
+    before = admin.counts()
+    assert before["library.uploads"] == 2 and before["library.mediaItems.batchCreate"] == 1  # one batch for both
     for item_id in ids:
         messages.process_item(item_id)
+        messages.create_items(user["sub"])
     broker.current().join("photos")
     time.sleep(0.2)
-    assert admin.counts()["library.uploads"] == 2 and admin.counts()["library.mediaItems.batchCreate"] == 2
+    after = admin.counts()
+    assert after["library.uploads"] == 2 and after["library.mediaItems.batchCreate"] == 1
+    assert len(admin.state()["albums"][0]["items"]) == 2
 
 
 def test_insufficient_scope_fails_with_the_missing_scopes_and_touches_nothing(darkroom, admin):

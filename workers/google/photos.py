@@ -162,6 +162,9 @@ class Photos:
         by_token = {r.get("uploadToken"): r for r in answer.get("newMediaItemResults", [])}
         return [_created(i.upload_token, by_token.get(i.upload_token)) for i in items]
 
+    def media_item(self, media_id: str) -> dict[str, Any]:
+        return self._execute("library.mediaItems.get", self._library().mediaItems().get(mediaItemId=media_id))
+
     def album_items(self, album_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         token = None

@@ -104,6 +104,11 @@ def album_of(db: Database, sub: str, purpose: str) -> str | None:
         return s.scalar(select(Album.album_id).where(Album.sub == sub, Album.purpose == purpose))
 
 
+def drop_album(db: Database, sub: str, purpose: str) -> None:
+    with db.session() as s:
+        s.execute(delete(Album).where(Album.sub == sub, Album.purpose == purpose))
+
+
 def save_album(db: Database, sub: str, purpose: str, title: str, album_id: str) -> str:
     """Keep the album id; when another worker saved one first, theirs wins and is returned."""
     try:

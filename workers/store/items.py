@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from workers.store.db import Database
-from workers.store.models import Item
+from workers.store.models import Item, utcnow
+from workers.store.vault import Vault
 
 FINAL = ("done", "failed")
 
@@ -85,3 +87,47 @@ def unfinished(db: Database, submission_id: str) -> int:
     with db.session() as s:
         query = select(Item.id).where(Item.submission_id == submission_id, Item.state.not_in(FINAL))
         return len(list(s.scalars(query)))
+
+
+def _upload_context(item_id: str) -> str:
+    return f"item:{item_id}:upload"
+
+
+def record_upload(db: Database, vault: Vault, item_id: str, upload_token: str, output_bytes: int) -> None:
+    sealed = vault.encrypt(upload_token, _upload_context(item_id))
+    set_state(db, item_id, "uploaded", upload_secret=sealed, uploaded_at=utcnow(), output_bytes=output_bytes)
+
+
+def upload_token_of(vault: Vault, item: Item) -> str | None:
+    return vault.decrypt(item.upload_secret, _upload_context(item.id)) if item.upload_secret else None
+
+
+def in_state(db: Database, sub: str, state: str, limit: int | None = None) -> list[Item]:
+    with db.session() as s:
+        query = select(Item).where(Item.sub == sub, Item.state == state).order_by(Item.created_at).limit(limit)
+        return list(s.scalars(query))
+
+
+def claim(db: Database, item_ids: list[str]) -> None:
+    """Mark items as handed to batchCreate: from here the outcome is uncertain until recorded."""
+    with db.session() as s:
+        s.execute(update(Item).where(Item.id.in_(item_ids)).values(state="creating"))
+
+
+def created(db: Database, item_id: str, output_media_id: str) -> None:
+    set_state(db, item_id, "done", output_media_id=output_media_id, upload_secret=None, base_url=None)
+
+
+def requeue(db: Database, item_id: str) -> None:
+    """Back to the start: the upload token is gone or unusable, so the photo is uploaded again."""
+    set_state(db, item_id, "queued", upload_secret=None, uploaded_at=None)
+
+
+def stale(db: Database, before: datetime) -> list[Item]:
+    with db.session() as s:
+        return list(s.scalars(select(Item).where(Item.state.not_in(FINAL), Item.updated_at < before)))
+
+
+def touch(db: Database, item_ids: list[str]) -> None:
+    with db.session() as s:
+        s.execute(update(Item).where(Item.id.in_(item_ids)).values(updated_at=utcnow()))

@@ -85,6 +85,8 @@ class Item(Base):
     base_url: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str | None] = mapped_column(String(255))
     mime_type: Mapped[str | None] = mapped_column(String(64))
+    upload_secret: Mapped[str | None] = mapped_column(Text)  # vault ciphertext of Google's upload token
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime)
     output_media_id: Mapped[str | None] = mapped_column(String(255))
     input_bytes: Mapped[int | None] = mapped_column(Integer)
     output_bytes: Mapped[int | None] = mapped_column(Integer)

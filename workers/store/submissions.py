@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store.db import Database
-from workers.store.models import Item, Submission
+from workers.store.models import Item, Submission, utcnow
 from workers.store.vault import Vault
 
 FINAL = ("done", "failed")
@@ -115,3 +115,19 @@ def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat(timespec="seconds") + "Z" if at else None
+
+
+def stale(db: Database, before: datetime) -> list[Submission]:
+    """Submissions still on their way whose row has not moved since `before` (items are swept on their own)."""
+    with db.session() as s:
+        waiting = Submission.status.in_(("queued", "exchanging", "awaiting_pick"))
+        return list(s.scalars(select(Submission).where(waiting, Submission.updated_at < before)))
+
+
+def touch(db: Database, submission_id: str) -> None:
+    update_fields(db, submission_id, updated_at=utcnow())
+
+
+def processing_ids(db: Database) -> list[str]:
+    with db.session() as s:
+        return list(s.scalars(select(Submission.id).where(Submission.status == "processing")))
