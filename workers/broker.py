@@ -97,6 +97,7 @@ def setup(settings: Settings) -> dramatiq.Broker:
     # dramatiq calls after_* hooks in reverse order: GiveUp goes first so it runs after Retries has decided.
     middleware = [
         give_up,
+        periodic,
         AgeLimit(),
         TimeLimit(time_limit=10 * 60 * 1000),
         ShutdownNotifications(),

@@ -33,6 +33,8 @@ class Embedded:
         set_context(context)
         current = broker.setup(self.settings)
         import workers.actors  # noqa: F401 - declares the actors on the broker just set up
+
+        broker.periodic.interval_s = self.settings.sweep_interval_s
         from ingest.app import create_app
 
         self._worker = dramatiq.Worker(current, worker_threads=self.threads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import subprocess
 import sys
@@ -97,3 +98,34 @@ def test_png_input_is_fine(tmp_path):
     Image.new("RGBA", (64, 48), (10, 20, 30, 128)).save(buffer, "PNG")
     (tmp_path / "a.png").write_bytes(buffer.getvalue())
     assert run("enhance", str(tmp_path / "a.png"), str(tmp_path / "a.jpg")).returncode == 0
+
+
+def test_sweep_resends_stuck_work_through_redis(tmp_path, redis_url):
+    import redis
+
+    from settings import Settings
+    from workers.store import submissions
+    from workers.store.db import Database
+    from workers.store.vault import Vault
+
+    url, key = f"sqlite:///{tmp_path}/sweep.db", new_key()
+    db = Database(url)
+    db.migrate()
+    vault = Vault(Settings(_env_file=None, token_keys=key).token_key_bytes())
+    stuck, _ = submissions.record(db, vault, "4/0Aa-code-the-broker-lost-0123456789", "picker")
+    db.dispose()
+    env = {
+        "DARKROOM_DATABASE_URL": url,
+        "DARKROOM_TOKEN_KEYS": key,
+        "DARKROOM_REDIS_URL": redis_url,
+        "DARKROOM_STALE_AFTER_S": "0",
+    }
+    result = run("sweep", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 exchange_code" in result.stdout
+    client = redis.Redis.from_url(redis_url)
+    [message] = [json.loads(m) for m in client.hvals("dramatiq:exchange.msgs")]
+    client.close()
+    assert message["actor_name"] == "exchange_code" and message["args"] == [stuck]
+    without_redis = run("sweep", env={**env, "DARKROOM_REDIS_URL": "", "REDIS_URL": ""})
+    assert without_redis.returncode == 1 and "DARKROOM_REDIS_URL" in without_redis.stderr

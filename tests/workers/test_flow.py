@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 from emulator.world import APPCREATED, APPENDONLY, PICKER_SCOPE
@@ -162,3 +163,51 @@ def test_heic_photos_from_an_iphone_go_through(darkroom, admin):
     [album] = admin.state()["albums"]
     assert sorted(i["filename"] for i in album["items"]) == ["IMG_0000-darkroom.jpg", "IMG_0001-darkroom.jpg"]
     assert all(i["mime_type"] == "image/jpeg" for i in album["items"])
+
+
+def test_the_sweeper_runs_by_itself_and_resends_lost_work(emulator, admin, tmp_path):
+    """A message lost by the broker (here: never sent) is found in the database and sent again."""
+    from workers.demo import demo_settings
+    from workers.embedded import Embedded
+    from workers.store import submissions as subs
+
+    settings = demo_settings(emulator.url, f"sqlite:///{tmp_path / 'sweep.db'}").model_copy(
+        update={"sweep_interval_s": 0.5, "stale_after_s": 1.0}
+    )
+    app = Embedded(settings, port=0)
+    app.start()
+    try:
+        ctx = get_context()
+        user = admin.add_user(photos=0)
+        lost, _ = subs.record(ctx.db, ctx.vault, admin.mint_code(user["sub"]), "picker")  # recorded, never enqueued
+        deadline = time.monotonic() + 20
+        while subs.get(ctx.db, lost).status != "awaiting_pick" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert subs.get(ctx.db, lost).status == "awaiting_pick"
+    finally:
+        app.stop()
+
+
+def test_a_photo_that_keeps_killing_its_worker_is_given_up(darkroom, admin):
+    """Redeliveries after a crash do not count as dramatiq retries; darkroom counts deliveries itself."""
+    from sqlalchemy import update
+
+    from workers import sweeper
+
+    user = admin.add_user(photos=2, width=160, height=120)
+    admin.inject_fault("content.download", delay_s=5, count=1)  # one item hangs: as good as a dead worker
+    submission_id = darkroom.submit(admin.mint_code(user["sub"]))
+    darkroom.wait(submission_id, "awaiting_pick")
+    admin.pick(sub=user["sub"])
+    ctx = get_context()
+    deadline = time.monotonic() + 20
+    while darkroom.status(submission_id)["counts"].get("done", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with ctx.db.session() as s:  # the hanging one has been delivered max_deliveries times, long ago
+        s.execute(update(items.Item).where(items.Item.state != "done").values(attempts=5, updated_at=datetime.datetime(2000, 1, 1)))
+    assert sweeper.sweep(ctx)["gave_up"] == 1
+    status = darkroom.wait(submission_id, "done")
+    assert status["counts"] == {"total": 2, "done": 1, "failed": 1}
+    with ctx.db.session() as s:
+        failed = s.query(items.Item).filter_by(state="failed").one()
+    assert failed.error_code == "gave_up" and "deliveries" in failed.error_detail
