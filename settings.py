@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     stale_after_s: float = 300.0
     max_deliveries: int = 5
     create_batch_delay_ms: int = 1500
+    batch_wait_s: float = 20.0  # the longest an upload waits for its batchCreate to fill up
     log_level: str = "INFO"
 
     def client_credentials(self) -> tuple[str, str]:

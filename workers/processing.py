@@ -80,6 +80,9 @@ def create(ctx: Context, sub: str) -> None:
         try:
             settled = _settle_uncertain(ctx, photos, sub, album_id)
             batch = [i for i in items.in_state(ctx.db, sub, "uploaded", MAX_BATCH) if _usable(ctx, i)]
+            if batch and not _worth_a_call(ctx, sub, batch):
+                batch = []  # more uploads are coming and will ask again; this bounds the wait if they do not
+                messages.create_items(sub, delay_ms=int(ctx.settings.batch_wait_s * 1000))
             if batch:
                 items.claim(ctx.db, [i.id for i in batch])
                 _create_batch(ctx, photos, album_id, batch)
@@ -91,6 +94,16 @@ def create(ctx: Context, sub: str) -> None:
         messages.create_items(sub)
     for submission_id in {i.submission_id for i in settled + batch}:
         fanout.finish_if_complete(ctx, submission_id)
+
+
+def _worth_a_call(ctx: Context, sub: str, batch: list[Item]) -> bool:
+    """batchCreate is one API call for up to 49 items: wait for a full batch unless nothing more is on its
+    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02)."""
+    if len(batch) >= MAX_BATCH or not items.in_progress(ctx.db, sub):
+        return True
+    oldest = min(i.uploaded_at for i in batch if i.uploaded_at is not None)
+    waited = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - oldest
+    return waited.total_seconds() >= ctx.settings.batch_wait_s
 
 
 def _usable(ctx: Context, item: Item) -> bool:

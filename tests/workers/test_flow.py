@@ -211,3 +211,13 @@ def test_a_photo_that_keeps_killing_its_worker_is_given_up(darkroom, admin):
     with ctx.db.session() as s:
         failed = s.query(items.Item).filter_by(state="failed").one()
     assert failed.error_code == "gave_up" and "deliveries" in failed.error_detail
+
+
+def test_batch_create_takes_up_to_49_items_per_call(darkroom, admin):
+    user = admin.add_user(photos=60, width=64, height=48)
+    submission_id = darkroom.submit(admin.mint_code(user["sub"]))
+    darkroom.wait(submission_id, "awaiting_pick")
+    admin.pick(sub=user["sub"])
+    assert darkroom.wait(submission_id, "done", timeout_s=90)["counts"] == {"total": 60, "done": 60}
+    sizes = [r["status"] for r in admin.requests() if r["endpoint"] == "library.mediaItems.batchCreate"]
+    assert len(sizes) == 2  # 49 + 11: waiting for full batches, then the rest once nothing more is coming

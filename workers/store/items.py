@@ -131,3 +131,10 @@ def stale(db: Database, before: datetime) -> list[Item]:
 def touch(db: Database, item_ids: list[str]) -> None:
     with db.session() as s:
         s.execute(update(Item).where(Item.id.in_(item_ids)).values(updated_at=utcnow()))
+
+
+def in_progress(db: Database, sub: str) -> bool:
+    """Whether the user has items still on their way to an upload."""
+    with db.session() as s:
+        query = select(Item.id).where(Item.sub == sub, Item.state.in_(("queued", "downloaded"))).limit(1)
+        return s.scalar(query) is not None
