@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from workers import fanout
+from workers import fanout, messages
 from workers.context import Context
 from workers.errors import DarkroomError, ScopeMissing
 from workers.store import items, submissions
@@ -35,4 +35,5 @@ def item_failed(ctx: Context, item_id: str, exc: BaseException | None) -> None:
     log.warning("item failed: %s", code, extra={"item_id": item_id})
     item = items.get(ctx.db, item_id)
     if item is not None:
+        messages.create_items(item.sub)  # a batch may have been waiting for this item
         fanout.finish_if_complete(ctx, item.submission_id)

@@ -56,6 +56,7 @@ def _resend_item(ctx: Context, item: items.Item, users: set[str]) -> str:
     if item.attempts >= ctx.settings.max_deliveries:
         detail = f"gave up after {item.attempts} deliveries without finishing (the photo may crash workers)"
         items.fail(ctx.db, item.id, "gave_up", detail)
+        messages.create_items(item.sub)  # the user's other photos may have been waiting for this one
         return "gave_up"
     items.touch(ctx.db, [item.id])
     if item.state in ("queued", "downloaded"):

@@ -195,16 +195,17 @@ def test_a_photo_that_keeps_killing_its_worker_is_given_up(darkroom, admin):
     from workers import sweeper
 
     user = admin.add_user(photos=2, width=160, height=120)
-    admin.inject_fault("content.download", delay_s=5, count=1)  # one item hangs: as good as a dead worker
+    admin.inject_fault("content.download", delay_s=8, count=1)  # one item hangs: as good as a dead worker
     submission_id = darkroom.submit(admin.mint_code(user["sub"]))
     darkroom.wait(submission_id, "awaiting_pick")
     admin.pick(sub=user["sub"])
     ctx = get_context()
     deadline = time.monotonic() + 20
-    while darkroom.status(submission_id)["counts"].get("done", 0) < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while darkroom.status(submission_id)["counts"].get("uploaded", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     with ctx.db.session() as s:  # the hanging one has been delivered max_deliveries times, long ago
-        s.execute(update(items.Item).where(items.Item.state != "done").values(attempts=5, updated_at=datetime.datetime(2000, 1, 1)))
+        stuck = update(items.Item).where(items.Item.state.in_(("queued", "downloaded")))
+        s.execute(stuck.values(attempts=5, updated_at=datetime.datetime(2000, 1, 1)))
     assert sweeper.sweep(ctx)["gave_up"] == 1
     status = darkroom.wait(submission_id, "done")
     assert status["counts"] == {"total": 2, "done": 1, "failed": 1}
