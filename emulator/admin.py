@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import photos, picker
+from emulator import library, photos, picker
 from emulator.http import ApiError, api_error, json_body
 from emulator.world import Google
 
@@ -37,6 +37,22 @@ async def add_user(request: Request) -> Response:
         body.get("kind", "jpeg"),
     )
     return JSONResponse({"sub": user.sub, "email": user.email, "media": [m.id for m in made]})
+
+
+async def fill_album(request: Request) -> Response:
+    """The app fills an app-created album (the inbox) for a user."""
+    body = await json_body(request)
+    size, seed = (int(body.get("width", 320)), int(body.get("height", 240))), int(body.get("seed", 0))
+
+    def make() -> library.Album:
+        made = [
+            (f"INBOX_{seed + n:04d}.jpg", photos.jpeg(*size, seed=seed + n), *size)
+            for n in range(int(body.get("photos", 0)))
+        ]
+        return library.app_album(_google(request), body["sub"], body["title"], made)
+
+    album = await run_in_threadpool(make)
+    return JSONResponse({"album_id": album.id})
 
 
 async def mint_code(request: Request) -> Response:
@@ -168,6 +184,7 @@ async def media(request: Request) -> Response:
 routes = [
     Route("/_admin/users", add_user, methods=["POST"]),
     Route("/_admin/codes", mint_code, methods=["POST"]),
+    Route("/_admin/albums", fill_album, methods=["POST"]),
     Route("/_admin/pick", pick, methods=["POST"]),
     Route("/_admin/revoke", revoke, methods=["POST"]),
     Route("/_admin/expire-tokens", expire_tokens, methods=["POST"]),

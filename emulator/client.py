@@ -24,6 +24,9 @@ class AdminClient:
     def add_user(self, photos: int = 0, **fields: Any) -> dict[str, Any]:
         return self._call("POST", "users", {"photos": photos, **fields})
 
+    def fill_album(self, sub: str, title: str, photos: int, **fields: Any) -> str:
+        return self._call("POST", "albums", {"sub": sub, "title": title, "photos": photos, **fields})["album_id"]
+
     def mint_code(self, sub: str, **fields: Any) -> str:
         return self._call("POST", "codes", {"sub": sub, **fields})["code"]
 

@@ -54,6 +54,21 @@ class Upload:
     used: bool = False
 
 
+def app_album(google: Google, sub: str, title: str, photos: list[tuple[str, bytes, int, int]]) -> Album:
+    """An album the app created and filled (the inbox), with (filename, JPEG bytes, width, height) photos."""
+    with google.lock:
+        client_id = next(iter(google.clients))
+        album = next((a for a in google.albums.values() if a.sub == sub and a.title == title), None)
+        if album is None:
+            album = Album(new_id(), sub, client_id, title)
+            google.albums[album.id] = album
+        for filename, data, width, height in photos:
+            item = Media(new_id(), sub, filename, "image/jpeg", data, width, height, rfc3339(time.time()))
+            item.album_id, item.client_id = album.id, client_id
+            google.media[item.id] = item
+        return album
+
+
 def _own_album(google: Google, album_id: str, token: AccessToken) -> Album:
     album = google.albums.get(album_id)
     if album is None or album.sub != token.sub or album.client_id != token.client_id:

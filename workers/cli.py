@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from settings import ConfigurationError, get_settings
+from workers import cli_operations, cli_reprocess
 from workers.errors import DarkroomError
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
@@ -137,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=_migrate)
     sub.add_parser("sweep", help="re-enqueue stuck work once").set_defaults(run=_sweep)
+    cli_operations.register(sub)
+    cli_reprocess.register(sub)
     enhance = sub.add_parser("enhance", help="enhance a local file, or a directory into a directory")
     enhance.add_argument("input")
     enhance.add_argument("output")
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=os.environ.get("DARKROOM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         code = run(args)
@@ -170,4 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except KeyboardInterrupt:
         code = 130
+    except Exception as exc:  # one line, as the contract says; the traceback is for the logs at debug level
+        logging.getLogger(__name__).debug("command failed", exc_info=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"darkroom: {exc.__class__.__name__}: {first}"[:300], file=sys.stderr)
+        code = 1
     sys.exit(code)

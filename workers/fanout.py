@@ -58,7 +58,8 @@ def scan_inbox(ctx: Context, submission_id: str) -> None:
         return
     with tokens.photos_for(ctx, row.sub) as photos:
         album_id = photos.find_album(ctx.settings.inbox_album_title)
-        found = [_library_item(i) for i in photos.album_items(album_id)] if album_id else []
+        listed = photos.album_items(album_id) if album_id else []
+        found = [_library_item(i) for i in listed if _created_since(i, row.since)]
         _fan_out(ctx, photos, submission_id, row.sub, "inbox", found)
 
 
@@ -125,6 +126,12 @@ def _library_item(item: dict[str, object]) -> Source:
     return Source(
         str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")), str(item.get("mimeType", ""))
     )
+
+
+def _created_since(item: dict[str, object], since: datetime.datetime | None) -> bool:
+    metadata = item.get("mediaMetadata")
+    created = _parse_time(metadata.get("creationTime")) if isinstance(metadata, dict) else None
+    return since is None or created is None or created >= since
 
 
 def _interval_ms(session: dict[str, object]) -> int:

@@ -138,3 +138,8 @@ def in_progress(db: Database, sub: str) -> bool:
     with db.session() as s:
         query = select(Item.id).where(Item.sub == sub, Item.state.in_(("queued", "downloaded"))).limit(1)
         return s.scalar(query) is not None
+
+
+def retry(db: Database, item_id: str) -> None:
+    """A failed item back to the start, with a fresh delivery count."""
+    set_state(db, item_id, "queued", attempts=0, error_code=None, error_detail=None, upload_secret=None)

@@ -32,6 +32,7 @@ class Submission(Base):
     picker_session_id: Mapped[str | None] = mapped_column(String(255))
     picker_uri: Mapped[str | None] = mapped_column(Text)
     picker_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    since: Mapped[datetime | None] = mapped_column(DateTime)  # reprocess runs: only source items from then on
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -131,3 +131,21 @@ def touch(db: Database, submission_id: str) -> None:
 def processing_ids(db: Database) -> list[str]:
     with db.session() as s:
         return list(s.scalars(select(Submission.id).where(Submission.status == "processing")))
+
+
+def open_internal(db: Database, sub: str, source: str, since: datetime | None) -> str:
+    """A submission with no code, opened by darkroom itself (batch reprocessing) to carry a fan-out."""
+    submission_id = secrets.token_hex(16)
+    with db.session() as s:
+        s.add(
+            Submission(
+                id=submission_id,
+                code_hash=f"internal:{submission_id}",
+                code_secret=None,
+                source=source,
+                status="exchanging",
+                sub=sub,
+                since=since,
+            )
+        )
+    return submission_id

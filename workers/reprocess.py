@@ -1,0 +1,56 @@
+"""Batch reprocessing: choose what to do again, record it, and hand it to the workers. Nothing here calls
+Google or touches a pixel; the ledger makes a second run find nothing left to do.
+
+    inbox (default)   re-read each user's inbox album: new photos, and photos at an older recipe
+    --failed          failed items go back to the start (picker items only while their session lives)
+    --stale-recipe    users with items done at an older recipe get their inbox re-read at the current one
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from workers import messages
+from workers.context import Context
+from workers.store import items, submissions
+from workers.store.selection import Selection, active_users, failed_items, users_with_stale_recipe
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to send: an inbox scan for a user, or one failed item again."""
+
+    kind: str  # "scan" or "item"
+    sub: str
+    item_id: str | None = None
+
+
+def plan(ctx: Context, selection: Selection) -> list[Job]:
+    subs = [selection.user] if selection.user else active_users(ctx.db)
+    if selection.failed:
+        return [Job("item", i.sub, i.id) for i in failed_items(ctx.db, selection, subs)]
+    if selection.source == "picker":
+        return []  # picked items cannot be read again after their session ends: only --failed applies
+    if selection.stale_recipe:
+        subs = users_with_stale_recipe(ctx.db, subs, ctx.settings.recipe)
+    return [Job("scan", sub) for sub in subs]
+
+
+def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
+    if job.kind == "scan":
+        messages.scan_inbox(submissions.open_internal(ctx.db, job.sub, "inbox", since))
+        return
+    assert job.item_id is not None
+    item = items.get(ctx.db, job.item_id)
+    if item is None or item.state != "failed":
+        return  # done meanwhile (a second run, or a concurrent one)
+    items.retry(ctx.db, job.item_id)
+    submissions.move(ctx.db, item.submission_id, ("done", "failed"), "processing", error_code=None, error_detail=None)
+    messages.process_item(job.item_id)
+
+
+def batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
+    for start in range(0, len(jobs), size):
+        yield jobs[start : start + size]

@@ -1,0 +1,51 @@
+"""Counts and recent failures for operators, straight from the system of record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from workers.store.db import Database
+from workers.store.models import Grant, Item, Submission
+
+
+def counts(db: Database) -> dict[str, dict[str, int]]:
+    with db.session() as s:
+        return {
+            "grants": dict(s.execute(select(Grant.state, func.count()).group_by(Grant.state)).all()),
+            "submissions": dict(s.execute(select(Submission.status, func.count()).group_by(Submission.status)).all()),
+            "items": dict(s.execute(select(Item.state, func.count()).group_by(Item.state)).all()),
+        }
+
+
+def recent_failures(db: Database, limit: int) -> list[dict[str, Any]]:
+    with db.session() as s:
+        failed_items = s.scalars(
+            select(Item).where(Item.state == "failed").order_by(Item.updated_at.desc()).limit(limit)
+        )
+        failed_submissions = s.scalars(
+            select(Submission).where(Submission.status == "failed").order_by(Submission.updated_at.desc()).limit(limit)
+        )
+        rows = [
+            {"kind": "item", "id": i.id, "error": i.error_code, "detail": i.error_detail, "at": i.updated_at}
+            for i in failed_items
+        ]
+        rows += [
+            {"kind": "submission", "id": r.id, "error": r.error_code, "detail": r.error_detail, "at": r.updated_at}
+            for r in failed_submissions
+        ]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return [{**r, "at": r["at"].isoformat(timespec="seconds") + "Z"} for r in rows[:limit]]
+
+
+def item_counts_for(db: Database, subs: list[str]) -> dict[str, int]:
+    with db.session() as s:
+        query = select(Item.state, func.count()).where(Item.sub.in_(subs)).group_by(Item.state)
+        return dict(s.execute(query).all())
+
+
+def submissions_pending_for(db: Database, subs: list[str]) -> int:
+    with db.session() as s:
+        waiting = Submission.status.in_(("queued", "exchanging", "awaiting_pick", "processing"))
+        return s.scalar(select(func.count()).select_from(Submission).where(Submission.sub.in_(subs), waiting)) or 0
