@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     create_batch_delay_ms: int = 1500
     batch_wait_s: float = 20.0  # the longest an upload waits for its batchCreate to fill up
     log_level: str = "INFO"
+    log_format: str = "json"  # or "text" for people reading a terminal
 
     def client_credentials(self) -> tuple[str, str]:
         """The web client's id and secret, from the id/secret settings or the client_secret.json file."""

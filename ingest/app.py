@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ingest.payloads import AuthCode, problem
 from settings import Settings, get_settings
-from workers import broker, intake
+from workers import broker, intake, logs, metrics
 from workers.context import Context
 from workers.errors import BadSecurityToken, PermanentError, TransientError
 
@@ -113,6 +113,11 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
 
+async def metrics_endpoint(request: Request) -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     return problem(404, "Not Found", "no such resource")
 
@@ -124,6 +129,7 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, context: Context | None = None) -> Starlette:
     """The ASGI app; the embedded mode passes its context so web and workers share one database pool."""
     settings = context.settings if context else settings or get_settings()
+    logs.configure(settings.log_format)
     if broker._broker is None:
         broker.setup(settings)
     routes = [
@@ -133,6 +139,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         Route("/v1/risc", post_security_event, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
     context = context or Context(settings)

@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dramatiq
+from dramatiq.middleware.prometheus import Prometheus
 
 from settings import get_settings
-from workers import broker, exchange, fanout, outcomes, processing, revocation, risc, sweeper
+from workers import broker, exchange, fanout, logs, outcomes, processing, revocation, risc, sweeper
 from workers.context import Context, get_context
 from workers.errors import RateLimited
 
 if broker._broker is None:  # the dramatiq CLI imports us first: this is an entry point
-    broker.setup(get_settings())
+    broker.setup(get_settings()).add_middleware(Prometheus())  # serves /metrics on dramatiq_prom_port
+    logs.configure(get_settings().log_format)
 
 MINUTE_MS = 60_000
 # One budget per queue. Codes expire: the exchange gives up fast. Photos and maintenance ride out outages.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from settings import ConfigurationError, get_settings
-from workers import cli_operations, cli_reprocess
+from workers import cli_operations, cli_reprocess, logs
 from workers.errors import DarkroomError
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("DARKROOM_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command != "demo":  # the demo narrates to a person
+        logs.configure(os.environ.get("DARKROOM_LOG_FORMAT", "json"))
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         code = run(args)

@@ -38,6 +38,7 @@ def demo_settings(emulator_url: str, database_url: str) -> Settings:
         google_api_uri=emulator_url,
         risc_jwks_uri=f"{emulator_url}/oauth2/v3/certs",
         token_keys=new_key(),  # type: ignore[arg-type]
+        log_format="text",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from settings import SOURCE_SCOPES
-from workers import messages, tokens
+from workers import messages, metrics, tokens
 from workers.context import Context
 from workers.errors import CodeRejected, GrantRevoked, ScopeMissing
 from workers.google import oauth
@@ -33,6 +33,7 @@ def exchange(ctx: Context, submission_id: str) -> None:
     source = submissions.get(ctx.db, submission_id).source  # type: ignore[union-attr]
     _store(ctx, submission_id, claims, answer, source)
     messages.open_picker(submission_id) if source == "picker" else messages.scan_inbox(submission_id)
+    metrics.code_exchanged()
     log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from workers import messages, tokens
+from workers import messages, metrics, tokens
 from workers.context import Context
 from workers.errors import MediaGone, PickerExpired
 from workers.google.photos import Photos
@@ -94,6 +94,8 @@ def finish_if_complete(ctx: Context, submission_id: str) -> None:
     if not submissions.move(ctx.db, submission_id, ("processing",), "done"):
         return
     row = submissions.get(ctx.db, submission_id)
+    if row is not None:
+        metrics.code_to_album((row.updated_at - row.created_at).total_seconds())
     if row and row.sub and row.picker_session_id:
         # Google asks apps to delete a session once its items are downloaded.
         with tokens.photos_for(ctx, row.sub) as photos:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers import broker, messages
+from workers import broker, messages, metrics
 from workers.context import Context
 from workers.store import submissions
 
@@ -14,6 +14,7 @@ def submit(ctx: Context, code: str, source: str) -> str:
     submission_id, created = submissions.record(ctx.db, ctx.vault, code, source)
     if created:
         messages.exchange_code(submission_id)
+        metrics.code_received()
     return submission_id
 
 

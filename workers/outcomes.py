@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from workers import fanout, messages
+from workers import fanout, messages, metrics
 from workers.context import Context
 from workers.errors import DarkroomError, ScopeMissing
 from workers.store import items, submissions
@@ -32,6 +32,7 @@ def submission_failed(ctx: Context, submission_id: str, exc: BaseException | Non
 def item_failed(ctx: Context, item_id: str, exc: BaseException | None) -> None:
     code, detail = _reason(exc, "the item waited too long")
     items.fail(ctx.db, item_id, code, detail)
+    metrics.photo_finished("failed")
     log.warning("item failed: %s", code, extra={"item_id": item_id})
     item = items.get(ctx.db, item_id)
     if item is not None:

@@ -16,7 +16,7 @@ import logging
 import re
 
 import pipelines
-from workers import fanout, messages, tokens
+from workers import fanout, messages, metrics, tokens
 from workers.context import Context
 from workers.errors import BadRequest, MediaGone, PermanentError, Unavailable, UnusableImage
 from workers.google.photos import MAX_BATCH, NewItem, Photos
@@ -139,6 +139,7 @@ def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[Item]
     for item, result in zip(batch, results, strict=True):
         if result.media_id is not None:
             items.created(ctx.db, item.id, result.media_id)
+            metrics.photo_finished("done")
         elif item.attempts < ctx.settings.max_deliveries:
             items.requeue(ctx.db, item.id)  # an upload token Google no longer takes: upload again
             messages.process_item(item.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+from workers import metrics
 from workers.context import Context
 from workers.errors import GrantRevoked
 from workers.google import oauth
@@ -58,6 +59,7 @@ def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
         except GrantRevoked:
             revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
             raise
+        metrics.refreshed()
         fresh = usable(answer, ctx.settings.access_token_margin_s)
         grants.store_refresh(ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes)
         log.info("refreshed access token", extra={"sub": sub})

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def stack_env(emulator_url: str, web_port: int, database_url: str, redis_url: st
         "DARKROOM_PHOTOS_PROCESSES": "1",
         "DARKROOM_EXCHANGE_THREADS": "2",
         "dramatiq_queue_prefetch": "1",
+        "DARKROOM_EXCHANGE_METRICS_PORT": str(free_port()),
+        "DARKROOM_PHOTOS_METRICS_PORT": str(free_port()),
+        "DARKROOM_MAINTENANCE_METRICS_PORT": str(free_port()),
+        "TMPDIR": tempfile.mkdtemp(prefix="darkroom-e2e-"),
     }
 
 

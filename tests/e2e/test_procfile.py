@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,57 @@ def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
     logs = processes.logs()
     assert "exchange_code" in broker or "dramatiq" in broker  # the dump did see the broker's keys
     assert "code exchanged" in logs and "batchCreate of 4 items" in logs  # and the logs are there to search
+    records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    exchanged = [r for r in records if r["message"] == "code exchanged"]
+    assert exchanged and exchanged[0]["sub"] == user["sub"] and "submission_id" in exchanged[0]  # ids, as fields
     for secret in secrets:
         assert secret.encode() not in database
         assert secret not in broker
         assert secret not in logs
+
+
+def test_metrics_from_web_and_every_worker_type(stack):
+    processes, admin, web = stack
+    submit_and_pick(admin, web, photos=3)
+    assert "darkroom_codes_received_total 1.0" in requests.get(f"{web}/metrics").text
+    scraped = {}
+    for kind in ("exchange", "photos", "maintenance"):
+        port = processes.env[f"DARKROOM_{kind.upper()}_METRICS_PORT"]
+        scraped[kind] = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'dramatiq_messages_total{actor_name="exchange_code",queue_name="exchange"} 1.0' in scraped["exchange"]
+    assert "darkroom_codes_exchanged_total 1.0" in scraped["exchange"]
+    photos = scraped["photos"]
+    assert 'darkroom_photos_processed_total{outcome="done"} 3.0' in photos
+    assert 'darkroom_google_requests_total{endpoint="library.uploads",status="200"} 3.0' in photos
+    assert 'darkroom_bytes_total{direction="uploaded"}' in photos
+    assert "darkroom_code_to_album_seconds_count 1.0" in photos + scraped["maintenance"]
+    assert 'darkroom_google_requests_total{endpoint="picker.sessions.get",status="200"}' in scraped["maintenance"]
+
+
+def test_honcho_starts_the_procfile_locally(tmp_path, redis_url):
+    """`honcho start` runs the long-running types (release runs once, before: `darkroom migrate`)."""
+    processes = Stack(tmp_path, f"sqlite:///{tmp_path / 'darkroom.db'}", redis_url)
+    try:
+        processes.emulator(processes.emulator_port)
+        processes.run("release", "darkroom migrate")
+        processes.start("honcho", "honcho start web exchange photos maintenance")
+        wait_for_health = f"{processes.web_url}/readyz"
+        from tests.e2e.procfile import wait_http
+
+        wait_http(wait_for_health)
+        assert requests.get(wait_for_health).json()["ready"] is True
+        deadline = time.monotonic() + 30
+        kinds = ("exchange", "photos", "maintenance")
+        while not all(_ready(processes.log("honcho").read_text(), kind) for kind in kinds):
+            assert time.monotonic() < deadline, processes.log("honcho").read_text()[-2000:]
+            time.sleep(0.5)
+    finally:
+        processes.stop_all()
+
+
+def _ready(output: str, kind: str) -> bool:
+    return any(
+        line.startswith(f"{kind}.1") or f" {kind}.1 " in line
+        for line in output.splitlines()
+        if "ready for action" in line
+    )

@@ -17,6 +17,7 @@ import requests
 from google.oauth2 import id_token
 
 from settings import Settings
+from workers import metrics
 from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentError, Unavailable
 from workers.google.responses import error_for
 
@@ -101,7 +102,9 @@ def _token_request(
     try:
         response = (session or requests).post(settings.google_token_uri, data=form, timeout=settings.http_timeout_s)
     except requests.RequestException as exc:
+        metrics.google_call(f"oauth.token.{grant}", "error")
         raise Unavailable(f"token endpoint ({grant}): {exc.__class__.__name__}") from None
+    metrics.google_call(f"oauth.token.{grant}", response.status_code)
     body = _json(response)
     if response.status_code == 200 and "access_token" in body:
         return _token_response(body)

@@ -24,6 +24,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
 from settings import Settings
+from workers import metrics
 from workers.errors import DarkroomError, MediaGone, Unavailable
 from workers.google.responses import check, error_for
 
@@ -95,13 +96,17 @@ class Photos:
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
         try:
-            return request.execute() or {}
+            answer = request.execute() or {}
         except HttpError as exc:
+            metrics.google_call(what, exc.resp.status)
             raise error_for(what, exc.resp.status, dict(exc.resp), exc.content) from None
         except DarkroomError:
             raise
         except (httplib2.HttpLib2Error, OSError) as exc:
+            metrics.google_call(what, "error")
             raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
+        metrics.google_call(what, 200)
+        return answer
 
     # --- Picker --------------------------------------------------------------------------------
 
@@ -200,11 +205,18 @@ class Photos:
 
     def _send(self, what: str, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self._bytes.request(method, url, timeout=self._settings.http_timeout_s, **kwargs)
+            response = self._bytes.request(method, url, timeout=self._settings.http_timeout_s, **kwargs)
         except DarkroomError:
             raise
         except requests.RequestException as exc:
+            metrics.google_call(what, "error")
             raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
+        metrics.google_call(what, response.status_code)
+        if response.status_code < 300:
+            metrics.moved_bytes(
+                "downloaded" if method == "GET" else "uploaded", len(response.content or kwargs.get("data") or b"")
+            )
+        return response
 
 
 def _created(upload_token: str, result: dict[str, Any] | None) -> Created:

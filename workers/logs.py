@@ -1,0 +1,36 @@
+"""Structured logs: one JSON object a line, with the ids a record names and nothing else from `extra`.
+
+darkroom logs ids only (sub, submission, item, message); codes, tokens and image bytes never reach a log
+call, and a test reads every process's output for the tokens Google issued.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+
+IDS = ("sub", "submission_id", "item_id", "message_id", "queue", "jti")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "at": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out.update({key: getattr(record, key) for key in IDS if hasattr(record, key)})
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure(log_format: str) -> None:
+    """Use JSON lines on every handler already set up (dramatiq's, uvicorn's, ours) when asked to."""
+    if log_format != "json":
+        return
+    for name in (None, "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(JsonFormatter())

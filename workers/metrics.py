@@ -1,0 +1,74 @@
+"""Prometheus metrics: what darkroom did, for web and workers.
+
+Metric objects are made on first use, not at import: in dramatiq worker processes the Prometheus
+middleware switches prometheus_client to multiprocess mode at process boot, and only metrics made after
+that reach its exposition server (one per process type, port `dramatiq_prom_port`, any path).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+
+@functools.cache
+def _metrics() -> dict[str, Any]:
+    import prometheus_client as prom
+
+    return {
+        "received": prom.Counter("darkroom_codes_received_total", "Codes posted by apps (new submissions)."),
+        "codes": prom.Counter("darkroom_codes_exchanged_total", "Codes exchanged for a grant."),
+        "photos": prom.Counter("darkroom_photos_processed_total", "Photos finished, by outcome.", ["outcome"]),
+        "google": prom.Counter(
+            "darkroom_google_requests_total", "Calls to Google, by endpoint and HTTP status.", ["endpoint", "status"]
+        ),
+        "refreshes": prom.Counter("darkroom_token_refreshes_total", "Access token refreshes at Google."),
+        "bytes": prom.Counter("darkroom_bytes_total", "Photo bytes moved, by direction.", ["direction"]),
+        "latency": prom.Histogram(
+            "darkroom_code_to_album_seconds",
+            "From a posted code to all its photos done.",
+            buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600),
+        ),
+    }
+
+
+def code_received() -> None:
+    _metrics()["received"].inc()
+
+
+def code_exchanged() -> None:
+    _metrics()["codes"].inc()
+
+
+def photo_finished(outcome: str) -> None:
+    _metrics()["photos"].labels(outcome).inc()
+
+
+def google_call(endpoint: str, status: int | str) -> None:
+    _metrics()["google"].labels(endpoint, str(status)).inc()
+
+
+def refreshed() -> None:
+    _metrics()["refreshes"].inc()
+
+
+def moved_bytes(direction: str, count: int) -> None:
+    _metrics()["bytes"].labels(direction).inc(count)
+
+
+def code_to_album(seconds: float) -> None:
+    _metrics()["latency"].observe(seconds)
+
+
+def exposition() -> tuple[bytes, str]:
+    """This process's metrics (or, in multiprocess mode, every process's) in the text format."""
+    import prometheus_client as prom
+    from prometheus_client import multiprocess
+
+    _metrics()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = prom.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return prom.generate_latest(registry), prom.CONTENT_TYPE_LATEST
+    return prom.generate_latest(), prom.CONTENT_TYPE_LATEST
