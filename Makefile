@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench run lint clean
+.PHONY: demo test bench bench-pipeline run lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/enhance.py
+
+bench-pipeline: $(STAMP)
+	$(BIN)/python bench/pipeline.py
 
 run: $(STAMP)
 	$(BIN)/darkroom serve

@@ -50,6 +50,8 @@ def oauth_error(code: int, error: str, description: str, headers: dict[str, str]
 
 async def run(name: str, request: Request, handler: Handler, scopes: tuple[str, ...] | None, oauth: bool) -> Response:
     google: Google = request.app.state.google
+    if google.lifetimes.latency_s > 0:
+        await asyncio.sleep(google.lifetimes.latency_s)
     response = await _fault_response(google, name, oauth)
     if response is None:
         response = await _authorized(request, google, handler, scopes)

@@ -46,6 +46,7 @@ class Lifetimes:
     picker_session_s: float = 3600.0
     poll_interval_s: float = 1.0
     rotate_refresh_tokens: bool = False  # Google may answer a refresh with a new refresh token
+    latency_s: float = 0.0  # added to every Google endpoint, for load runs that feel like the real network
 
 
 @dataclass
