@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     target_album_title: str = "Enhanced by darkroom"
     inbox_album_title: str = "darkroom inbox"
 
+    # Ingest: codes per client address per minute, and the proxies whose X-Forwarded-For is believed
+    # (comma-separated addresses or networks; empty means the peer address is the client).
+    rate_limit_per_minute: int = 30
+    trusted_proxies: str = ""
+    cors_origins: str = ""  # comma-separated; empty keeps CORS off (native apps do not need it)
     http_timeout_s: float = 30.0
     id_token_clock_skew_s: int = 10
     access_token_margin_s: int = 300

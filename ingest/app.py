@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+import time
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.clientip import client_ip, trusted_networks
+from ingest.headers import SecurityHeaders
+from ingest.openapi import DOCUMENT
 from ingest.payloads import AuthCode, problem
 from settings import Settings, get_settings
 from workers import broker, intake, logs, metrics
@@ -23,6 +29,15 @@ _SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 async def post_auth_code(request: Request) -> Response:
+    client = client_ip(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        request.app.state.trusted_proxies,
+    )
+    if not await run_in_threadpool(intake.allowed, request.app.state.context, client):
+        response = problem(429, "Too Many Requests", "too many codes from this client; try again in a minute")
+        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
+        return response
     # Google's backend sample refuses requests without this header: a browser cannot add it cross-site.
     if not request.headers.get("x-requested-with"):
         return problem(403, "Forbidden", "the X-Requested-With header is required")
@@ -113,6 +128,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
 
+async def openapi_document(request: Request) -> Response:
+    return JSONResponse(DOCUMENT)
+
+
 async def metrics_endpoint(request: Request) -> Response:
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
@@ -123,7 +142,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    return problem(405, "Method Not Allowed", f"{request.method} is not allowed here")
+    response = problem(405, "Method Not Allowed", f"{request.method} is not allowed here")
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    if allow:  # RFC 9110 15.5.6: a 405 names the methods that are allowed
+        response.headers["Allow"] = allow
+    return response
 
 
 def create_app(settings: Settings | None = None, context: Context | None = None) -> Starlette:
@@ -140,8 +163,23 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_document, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    middleware = [Middleware(SecurityHeaders)]
+    if settings.cors_origins:  # off unless asked for: native apps send no Origin
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Content-Type", "X-Requested-With", "Authorization"],
+            )
+        )
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={404: _not_found, 405: _method_not_allowed}
+    )
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     context = context or Context(settings)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
     app.state.context = context

@@ -10,6 +10,7 @@ import functools
 import threading
 
 from settings import Settings, get_settings
+from workers.limits import RateLimiter
 from workers.locks import Locks
 from workers.store.db import Database
 from workers.store.vault import Vault
@@ -27,6 +28,10 @@ class Context:
     @functools.cached_property
     def locks(self) -> Locks:
         return Locks(self.settings.redis_url)
+
+    @functools.cached_property
+    def ingest_limit(self) -> RateLimiter:
+        return RateLimiter(self.settings.redis_url, self.settings.rate_limit_per_minute)
 
 
 _context: Context | None = None

@@ -9,6 +9,11 @@ from workers.context import Context
 from workers.store import submissions
 
 
+def allowed(ctx: Context, client: str) -> bool:
+    """Whether this client may post another code this minute: a flood of junk must not flood the exchange."""
+    return ctx.ingest_limit.allow(client)
+
+
 def submit(ctx: Context, code: str, source: str) -> str:
     """Record the code (encrypted) before enqueueing; the same code again returns the same submission."""
     submission_id, created = submissions.record(ctx.db, ctx.vault, code, source)

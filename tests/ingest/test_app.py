@@ -124,3 +124,82 @@ def test_startup_without_token_keys_is_refused(tmp_path):
 
     with pytest.raises(ConfigurationError, match="darkroom keys new"):
         create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", token_keys=None))
+
+
+def limited_app(tmp_path: Path, redis_url: str | None = None, **overrides) -> TestClient:
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite:///{tmp_path / 'limited.db'}",
+        redis_url=redis_url,
+        token_keys=new_key(),
+        rate_limit_per_minute=5,
+        **overrides,
+    )
+    broker.setup(settings)
+    Database(settings.database_url).migrate()
+    return TestClient(create_app(settings), client=("10.1.2.3", 40000))
+
+
+def post(client: TestClient, n: int, **headers: str):
+    return client.post("/v1/auth-codes", json={"code": f"4/0Acode-{n:06d}-xxxxxxxx"}, headers={**HEADERS, **headers})
+
+
+@pytest.mark.parametrize("where", ["in process", "redis"])
+def test_each_client_address_gets_a_bounded_number_of_codes_a_minute(tmp_path, request, where):
+    redis_url = request.getfixturevalue("redis_url") if where == "redis" else None
+    client = limited_app(tmp_path, redis_url)
+    answers = [post(client, n).status_code for n in range(8)]
+    assert answers[:5] == [202] * 5
+    if answers[5] == 202:  # the minute turned over mid-test: the next five are the new window's
+        answers = answers[5:] + [post(client, 9).status_code]
+    refused = post(client, 99)
+    assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    other = TestClient(client.app, client=("10.9.9.9", 40000))
+    assert post(other, 100).status_code == 202  # another client is not affected
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(tmp_path):
+    client = limited_app(tmp_path, trusted_proxies="10.1.2.0/24")
+    for n in range(5):
+        assert post(client, n, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 202
+    assert post(client, 5, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
+    # a client behind the proxy cannot dodge the limit by forging the header: the proxy appends the real one
+    assert post(client, 6, **{"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}).status_code == 429
+    assert post(client, 7, **{"X-Forwarded-For": "203.0.113.8"}).status_code == 202
+    (tmp_path / "u").mkdir()
+    untrusted = limited_app(tmp_path / "u", trusted_proxies="")  # peer not trusted: the header is ignored
+    for n in range(5):
+        post(untrusted, n, **{"X-Forwarded-For": f"198.51.100.{n}"})
+    assert post(untrusted, 5, **{"X-Forwarded-For": "198.51.100.77"}).status_code == 429
+
+
+def test_security_headers_and_no_cors_by_default(app):
+    response = app.post("/v1/auth-codes", json={"code": CODE}, headers={**HEADERS, "Origin": "https://evil.example"})
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "access-control-allow-origin" not in response.headers
+    preflight = app.options(
+        "/v1/auth-codes", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    for path in ("/healthz", "/openapi.json", "/v1/submissions/" + "0" * 32, "/nope"):
+        assert app.get(path).headers["x-content-type-options"] == "nosniff"
+
+
+def test_cors_only_for_configured_origins(tmp_path):
+    client = limited_app(tmp_path, cors_origins="https://app.example.com")
+    allowed = client.options(
+        "/v1/auth-codes", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = client.options(
+        "/v1/auth-codes", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_document_is_served(app):
+    document = app.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1") and "/v1/auth-codes" in document["paths"]
