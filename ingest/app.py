@@ -29,15 +29,6 @@ _SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 async def post_auth_code(request: Request) -> Response:
-    client = client_ip(
-        request.client.host if request.client else None,
-        request.headers.get("x-forwarded-for"),
-        request.app.state.trusted_proxies,
-    )
-    if not await run_in_threadpool(intake.allowed, request.app.state.context, client):
-        response = problem(429, "Too Many Requests", "too many codes from this client; try again in a minute")
-        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
-        return response
     # Google's backend sample refuses requests without this header: a browser cannot add it cross-site.
     if not request.headers.get("x-requested-with"):
         return problem(403, "Forbidden", "the X-Requested-With header is required")
@@ -52,7 +43,16 @@ async def post_auth_code(request: Request) -> Response:
         errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
         return problem(422, "Unprocessable Content", "the body does not match the schema", errors=errors)
     ctx: Context = request.app.state.context
-    submission_id = await run_in_threadpool(intake.submit, ctx, payload.code, payload.source)
+    client = client_ip(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        request.app.state.trusted_proxies,
+    )
+    submission_id = await run_in_threadpool(intake.submit_if_allowed, ctx, client, payload.code, payload.source)
+    if submission_id is None:
+        response = problem(429, "Too Many Requests", "too many codes from this client; try again in a minute")
+        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
+        return response
     body_out = {"submission_id": submission_id, "status_url": f"/v1/submissions/{submission_id}"}
     return JSONResponse(body_out, status_code=202)
 

@@ -9,9 +9,12 @@ from workers.context import Context
 from workers.store import submissions
 
 
-def allowed(ctx: Context, client: str) -> bool:
-    """Whether this client may post another code this minute: a flood of junk must not flood the exchange."""
-    return ctx.ingest_limit.allow(client)
+def submit_if_allowed(ctx: Context, client: str, code: str, source: str) -> str | None:
+    """`submit`, unless this client posted too many codes this minute (None): a flood must not flood the
+    exchange queue. One call, so the web process crosses into its thread pool once per request."""
+    if not ctx.ingest_limit.allow(client):
+        return None
+    return submit(ctx, code, source)
 
 
 def submit(ctx: Context, code: str, source: str) -> str:

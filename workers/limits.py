@@ -21,7 +21,7 @@ class RateLimiter:
         # Hashed: no client address is kept in Redis, even for a minute.
         name = f"darkroom:rate:{hashlib.sha256(key.encode()).hexdigest()[:24]}:{window}"
         if self._redis is not None:
-            pipe = self._redis.pipeline()
+            pipe = self._redis.pipeline(transaction=False)  # one round trip; INCR alone is atomic
             pipe.incr(name)
             pipe.expire(name, 120)
             count = int(pipe.execute()[0])

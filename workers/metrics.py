@@ -7,13 +7,24 @@ that reach its exposition server (one per process type, port `dramatiq_prom_port
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from typing import Any
 
+_made: dict[str, Any] = {}
+_lock = threading.Lock()
 
-@functools.cache
+
 def _metrics() -> dict[str, Any]:
+    # Made once under a lock: two threads registering the same series would raise (a 500 on first requests).
+    if not _made:
+        with _lock:
+            if not _made:
+                _made.update(_make())
+    return _made
+
+
+def _make() -> dict[str, Any]:
     import prometheus_client as prom
 
     return {

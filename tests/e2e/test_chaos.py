@@ -17,7 +17,7 @@ import requests
 from emulator.client import AdminClient
 from tests.e2e.procfile import Stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 # Short clocks so a run proves recovery in seconds: sweep every second, call work stuck after 5 s,
 # 1 s after a 429, a 2 s HTTP timeout.

@@ -55,6 +55,7 @@ def sign_in(stack: Stack, admin: AdminClient, source: str = "inbox", **user_args
     return user
 
 
+@pytest.mark.timeout(480)
 def test_reprocess_500_inbox_items_across_5_users_then_a_second_run_does_nothing(stack):
     processes, admin = stack
     users = [sign_in(processes, admin) for _ in range(5)]  # signed in while their inboxes were empty

@@ -12,7 +12,7 @@ from emulator.client import AdminClient
 from tests.e2e.procfile import Stack
 from tests.e2e.test_procfile import wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_twenty_concurrent_items_with_an_expired_token_cause_one_refresh(tmp_path: Path, redis_url, postgres_url):

@@ -6,8 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, update
 
 from workers.store.db import Database
 from workers.store.models import Item, Submission, utcnow
@@ -21,19 +20,41 @@ def _code_context(submission_id: str) -> str:
 
 
 def record(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
-    """The submission for `code`, found by keyed hash or created with the code encrypted; True if created."""
+    """The submission for `code`, found by keyed hash or created with the code encrypted; True if created.
+
+    One INSERT ... ON CONFLICT DO NOTHING in the common case (a new code): the hot path of ingest."""
     hashes = vault.lookup_hashes(code)
-    found = find_by_hashes(db, hashes)
-    if found:
-        return found, False
     submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
     secret = vault.encrypt(code, _code_context(submission_id))
-    try:
+    row = {
+        "id": submission_id,
+        "code_hash": hashes[0],
+        "code_secret": secret,
+        "source": source,
+        "status": "queued",
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    row.update(
+        sub=None,
+        error_code=None,
+        error_detail=None,
+        missing_scopes=None,
+        picker_session_id=None,
+        picker_uri=None,
+        picker_expires_at=None,
+        since=None,
+    )
+    with db.connection() as connection:
+        inserted = connection.execute(db.insert_new(Submission.__table__), row).scalar() is not None
+    if inserted and len(hashes) == 1:
+        return submission_id, True
+    found = find_by_hashes(db, hashes[1:] if inserted else hashes)  # under an older key, or the same code again
+    if inserted and found:  # seen before under a key since rotated out of first place: keep the old one
         with db.session() as s:
-            s.add(Submission(id=submission_id, code_hash=hashes[0], code_secret=secret, source=source, status="queued"))
-    except IntegrityError:  # the same code posted twice at once: the other request won
-        return find_by_hashes(db, hashes) or _raise_lost(), False
-    return submission_id, True
+            s.execute(delete(Submission).where(Submission.id == submission_id))
+        return found, False
+    return (submission_id, True) if inserted else (found or _raise_lost(), False)
 
 
 def _raise_lost() -> str:
