@@ -145,7 +145,6 @@ class Google:
         self.access_tokens: dict[str, AccessToken] = {}
         self.faults: list[Fault] = []
         self.log: list[dict[str, Any]] = []
-        self.origin = "http://127.0.0.1"
         self.sessions: dict[str, Any] = {}
         self.albums: dict[str, Any] = {}
         self.uploads: dict[str, Any] = {}

@@ -72,6 +72,10 @@ class BadSecurityToken(PermanentError):
         self.err = err
 
 
+class GaveUp(PermanentError):
+    error_code = "gave_up"
+
+
 class TransientError(DarkroomError):
     pass
 

@@ -32,7 +32,10 @@ def exchange(ctx: Context, submission_id: str) -> None:
     claims = oauth.verify_id_token(ctx.settings, answer.id_token)
     source = submissions.get(ctx.db, submission_id).source  # type: ignore[union-attr]
     _store(ctx, submission_id, claims, answer, source)
-    messages.open_picker(submission_id) if source == "picker" else messages.scan_inbox(submission_id)
+    if source == "picker":
+        messages.open_picker(submission_id)
+    else:
+        messages.scan_inbox(submission_id)
     metrics.code_exchanged()
     log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
 

@@ -18,7 +18,7 @@ import re
 import pipelines
 from workers import fanout, messages, metrics, tokens
 from workers.context import Context
-from workers.errors import BadRequest, MediaGone, PermanentError, Unavailable, UnusableImage
+from workers.errors import BadRequest, GaveUp, MediaGone, Unavailable, UnusableImage
 from workers.google.photos import MAX_BATCH, NewItem, Photos
 from workers.store import items
 from workers.store.models import Item
@@ -26,10 +26,6 @@ from workers.store.models import Item
 log = logging.getLogger(__name__)
 MARKER = re.compile(r"\[darkroom:([0-9a-f]{32})\]")
 UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
-
-
-class GaveUp(PermanentError):
-    error_code = "gave_up"
 
 
 def marker(item_id: str) -> str:

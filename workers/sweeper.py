@@ -14,6 +14,7 @@ from collections import Counter
 
 from workers import fanout, messages
 from workers.context import Context
+from workers.errors import GaveUp
 from workers.store import items, submissions
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _resend_submission(row: submissions.Submission) -> str:
 def _resend_item(ctx: Context, item: items.Item, users: set[str]) -> str:
     if item.attempts >= ctx.settings.max_deliveries:
         detail = f"gave up after {item.attempts} deliveries without finishing (the photo may crash workers)"
-        items.fail(ctx.db, item.id, "gave_up", detail)
+        items.fail(ctx.db, item.id, GaveUp.error_code, detail)
         messages.create_items(item.sub)  # the user's other photos may have been waiting for this one
         return "gave_up"
     items.touch(ctx.db, [item.id])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +52,10 @@ def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresh
     return Credentials(token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh())
 
 
-def document(name: str) -> dict[str, Any]:
-    return json.loads((_DISCOVERY / f"{name}.v1.json").read_text())
+@functools.cache
+def document(name: str) -> str:
+    """Our discovery document for `name`, read from disk once per process (a service is built per photo)."""
+    return (_DISCOVERY / f"{name}.v1.json").read_text()
 
 
 class Photos:
