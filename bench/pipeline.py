@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import redis
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.client import AdminClient  # noqa: E402
-from tests.e2e.procfile import Stack  # noqa: E402
+from tests.e2e.procfile import Stack, wait_for  # noqa: E402
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PHOTOS_API = ("picker.", "library.", "content.")
@@ -47,7 +46,7 @@ def run(processes: int, users: int, photos: int, latency_ms: int) -> dict[str, f
         admin = AdminClient(stack.emulator_url)
         people = [admin.add_user(photos=photos, width=1600, height=1200, seed=n * photos) for n in range(users)]
         admin.set_lifetimes(latency_s=latency_ms / 1000)
-        urls = [_submit(stack, admin, p["sub"]) for p in people]
+        urls = [stack.submit(admin.mint_code(p["sub"])) for p in people]
         for url in urls:
             _wait(url, "awaiting_pick")
         before = admin.counts()
@@ -72,23 +71,10 @@ def run(processes: int, users: int, photos: int, latency_ms: int) -> dict[str, f
     }
 
 
-def _submit(stack: Stack, admin: AdminClient, sub: str) -> str:
-    posted = requests.post(
-        f"{stack.web_url}/v1/auth-codes", json={"code": admin.mint_code(sub)}, headers={"X-Requested-With": "bench"}
-    ).json()
-    return stack.web_url + posted["status_url"]
-
-
-def _wait(url: str, wanted: str, timeout_s: float = 900) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = requests.get(url).json()
-        if status["status"] == wanted:
-            return
-        if status["status"] == "failed":
-            raise RuntimeError(f"submission failed: {status['error']}")
-        time.sleep(0.2)
-    raise TimeoutError(url)
+def _wait(url: str, wanted: str) -> None:
+    status = wait_for(url, wanted, timeout_s=900)
+    if status["status"] == "failed":
+        raise RuntimeError(f"submission failed: {status['error']}")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -10,7 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -135,9 +138,52 @@ class Stack(Processes):
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         super().__init__(workdir, {**stack_env(self.emulator_url, self.web_port, database_url, redis_url), **extra_env})
 
+    def submit(self, code: str, source: str = "picker") -> str:
+        """Post a code as the app does; the submission's status URL."""
+        response = requests.post(
+            f"{self.web_url}/v1/auth-codes", json={"code": code, "source": source}, headers={"X-Requested-With": "e2e"}
+        )
+        assert response.status_code == 202, response.text
+        return self.web_url + response.json()["status_url"]
+
     def up(self, *names: str) -> None:
         self.emulator(self.emulator_port)
         self.run("release", "darkroom migrate")
         self.start_procfile(*names)
         if "web" in names:
             wait_http(f"{self.web_url}/healthz")
+
+
+PROCESS_TYPES = ("web", "exchange", "photos", "maintenance")
+DARKROOM = [sys.executable, "-c", "from workers.cli import main; main()"]
+
+
+@contextlib.contextmanager
+def running(workdir: Path, redis_url: str, database_url: str | None = None, **env: str) -> Iterator[tuple[Stack, Any]]:
+    """A whole stack up (emulator, release, every long-running Procfile type) and the emulator's admin client."""
+    from emulator.client import AdminClient
+
+    stack = Stack(workdir, database_url or f"sqlite:///{workdir / 'darkroom.db'}", redis_url, **env)
+    try:
+        stack.up(*PROCESS_TYPES)
+        admin = AdminClient(stack.emulator_url)
+        yield stack, admin
+        admin.close()
+    finally:
+        stack.stop_all()
+
+
+def wait_for(url: str, wanted: str, timeout_s: float = 90) -> dict[str, Any]:
+    """Poll a submission's status until it is `wanted` (or failed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = requests.get(url, timeout=5).json()
+        if status["status"] in (wanted, "failed"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"still {status} after {timeout_s} s")
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path = ROOT, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    """The darkroom command as its own process, with exactly this environment."""
+    return subprocess.run([*DARKROOM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)

@@ -15,7 +15,7 @@ import redis
 import requests
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack
+from tests.e2e.procfile import Stack, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -35,21 +35,13 @@ MARKER = re.compile(r"\[darkroom:([0-9a-f]{32})\]")
 
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient]]:
-    running = Stack(tmp_path, f"sqlite:///{tmp_path / 'darkroom.db'}", redis_url, **FAST)
-    try:
-        running.up("web", "exchange", "photos", "maintenance")
-        admin = AdminClient(running.emulator_url)
-        yield running, admin
-        admin.close()
-    finally:
-        running.stop_all()
+    with running(tmp_path, redis_url, **FAST) as both:
+        yield both
 
 
 def start(stack: Stack, admin: AdminClient, photos: int) -> tuple[dict, str]:
     user = admin.add_user(photos=photos, width=640, height=480)
-    code = admin.mint_code(user["sub"])
-    posted = requests.post(f"{stack.web_url}/v1/auth-codes", json={"code": code}, headers={"X-Requested-With": "t"})
-    return user, stack.web_url + posted.json()["status_url"]
+    return user, stack.submit(admin.mint_code(user["sub"]))
 
 
 def status_of(url: str) -> dict:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import ROOT, Stack
-from tests.e2e.test_procfile import wait_for
+from tests.e2e.procfile import Stack, cli, running, wait_for
 
 pytestmark = pytest.mark.e2e
 INBOX = "darkroom inbox"
@@ -22,36 +19,18 @@ INBOX = "darkroom inbox"
 
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient]]:
-    running = Stack(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'darkroom.db'}",
-        redis_url,
-        DARKROOM_PHOTOS_THREADS="4",
-        DARKROOM_SWEEP_INTERVAL_S="2",
-        DARKROOM_CREATE_BATCH_DELAY_MS="300",
-    )
-    try:
-        running.up("web", "exchange", "photos", "maintenance")
-        admin = AdminClient(running.emulator_url)
-        yield running, admin
-        admin.close()
-    finally:
-        running.stop_all()
+    fast = {"DARKROOM_PHOTOS_THREADS": "4", "DARKROOM_SWEEP_INTERVAL_S": "2", "DARKROOM_CREATE_BATCH_DELAY_MS": "300"}
+    with running(tmp_path, redis_url, **fast) as both:
+        yield both
 
 
 def darkroom(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from workers.cli import main; main()", *args]
-    return subprocess.run(command, cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+    return cli(*args, env=stack.env)
 
 
 def sign_in(stack: Stack, admin: AdminClient, source: str = "inbox", **user_args) -> dict:
     user = admin.add_user(**user_args)
-    posted = requests.post(
-        f"{stack.web_url}/v1/auth-codes",
-        headers={"X-Requested-With": "t"},
-        json={"code": admin.mint_code(user["sub"]), "source": source},
-    )
-    wait_for(stack.web_url + posted.json()["status_url"], "done")
+    wait_for(stack.submit(admin.mint_code(user["sub"]), source), "done")
     return user
 
 
@@ -109,12 +88,7 @@ def test_status_and_dead_letters(stack, redis_url):
     processes, admin = stack
     admin.inject_fault("oauth.token.authorization_code", status=400, count=2)  # two codes refused for good
     for _ in range(2):
-        user = admin.add_user()
-        requests.post(
-            f"{processes.web_url}/v1/auth-codes",
-            headers={"X-Requested-With": "t"},
-            json={"code": admin.mint_code(user["sub"])},
-        )
+        processes.submit(admin.mint_code(admin.add_user()["sub"]))
     deadline = time.monotonic() + 30
     while json.loads(darkroom(processes, "status", "--json").stdout)["queues"]["exchange"]["dead"] < 2:
         assert time.monotonic() < deadline, "no dead letters"
@@ -139,12 +113,7 @@ def test_status_and_dead_letters(stack, redis_url):
     assert "0 dead letters" in darkroom(processes, "dead", "list").stdout
 
     admin.inject_fault("oauth.token.authorization_code", status=400, count=1)
-    user = admin.add_user()
-    requests.post(
-        f"{processes.web_url}/v1/auth-codes",
-        headers={"X-Requested-With": "t"},
-        json={"code": admin.mint_code(user["sub"])},
-    )
+    processes.submit(admin.mint_code(admin.add_user()["sub"]))
     deadline = time.monotonic() + 30
     while "1 dead letters" not in darkroom(processes, "dead", "list").stdout:
         assert time.monotonic() < deadline

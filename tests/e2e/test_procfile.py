@@ -12,42 +12,23 @@ import redis
 import requests
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Processes, Stack
+from tests.e2e.procfile import Stack, running, wait_for, wait_http
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Processes, AdminClient, str]]:
-    processes = Stack(tmp_path, f"sqlite:///{tmp_path / 'darkroom.db'}", redis_url)
-    try:
-        processes.up("web", "exchange", "photos", "maintenance")
-        admin = AdminClient(processes.emulator_url)
+def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient, str]]:
+    with running(tmp_path, redis_url) as (processes, admin):
         yield processes, admin, processes.web_url
-        admin.close()
-    finally:
-        processes.stop_all()
 
 
-def submit_and_pick(admin: AdminClient, web: str, photos: int) -> tuple[dict, dict]:
+def submit_and_pick(processes: Stack, admin: AdminClient, photos: int) -> tuple[dict, dict]:
     user = admin.add_user(photos=photos, width=640, height=480)
-    headers = {"X-Requested-With": "e2e"}
-    response = requests.post(f"{web}/v1/auth-codes", json={"code": admin.mint_code(user["sub"])}, headers=headers)
-    assert response.status_code == 202
-    status_url = web + response.json()["status_url"]
+    status_url = processes.submit(admin.mint_code(user["sub"]))
     wait_for(status_url, "awaiting_pick")
     admin.pick(sub=user["sub"])
     return user, wait_for(status_url, "done")
-
-
-def wait_for(url: str, wanted: str, timeout_s: float = 90) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = requests.get(url).json()
-        if status["status"] in (wanted, "failed"):
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"still {status} after {timeout_s} s")
 
 
 def redis_dump(url: str) -> str:
@@ -70,7 +51,7 @@ def redis_dump(url: str) -> str:
 
 def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
     processes, admin, web = stack
-    user, status = submit_and_pick(admin, web, photos=4)
+    user, status = submit_and_pick(processes, admin, photos=4)
     assert status["status"] == "done" and status["counts"] == {"total": 4, "done": 4}
     counts = admin.counts()
     assert counts["oauth.token.authorization_code"] == 1
@@ -98,7 +79,7 @@ def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
 
 def test_metrics_from_web_and_every_worker_type(stack):
     processes, admin, web = stack
-    submit_and_pick(admin, web, photos=3)
+    submit_and_pick(processes, admin, photos=3)
     assert "darkroom_codes_received_total 1.0" in requests.get(f"{web}/metrics").text
     scraped = {}
     for kind in ("exchange", "photos", "maintenance"):
@@ -122,8 +103,6 @@ def test_honcho_starts_the_procfile_locally(tmp_path, redis_url):
         processes.run("release", "darkroom migrate")
         processes.start("honcho", "honcho start web exchange photos maintenance")
         wait_for_health = f"{processes.web_url}/readyz"
-        from tests.e2e.procfile import wait_http
-
         wait_http(wait_for_health)
         assert requests.get(wait_for_health).json()["ready"] is True
         deadline = time.monotonic() + 30

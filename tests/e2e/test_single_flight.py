@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack
-from tests.e2e.test_procfile import wait_for
+from tests.e2e.procfile import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -29,11 +27,7 @@ def test_twenty_concurrent_items_with_an_expired_token_cause_one_refresh(tmp_pat
         stack.up("web", "exchange", "maintenance")  # no photos worker yet: the items wait in Redis
         admin = AdminClient(stack.emulator_url)
         user = admin.add_user(photos=20, width=320, height=240)
-        headers = {"X-Requested-With": "e2e"}
-        posted = requests.post(
-            f"{stack.web_url}/v1/auth-codes", json={"code": admin.mint_code(user["sub"])}, headers=headers
-        ).json()
-        status_url = stack.web_url + posted["status_url"]
+        status_url = stack.submit(admin.mint_code(user["sub"]))
         wait_for(status_url, "awaiting_pick")
         admin.pick(sub=user["sub"])
         assert wait_for(status_url, "processing")["counts"] == {"total": 20, "queued": 20}

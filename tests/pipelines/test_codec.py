@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 
 import pytest
 from PIL import Image, ImageFilter, ImageStat
@@ -93,4 +92,4 @@ def test_output_quality_follows_the_source_capped():
 
 
 def test_zigzag_is_a_permutation():
-    assert sorted(dqt.ZIGZAG) == list(range(64)) and struct.calcsize(">64H") == 128
+    assert sorted(dqt.ZIGZAG) == list(range(64))

@@ -7,22 +7,17 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
 from emulator import photos
-from tests.e2e.procfile import Processes, free_port, wait_http
+from tests.e2e.procfile import DARKROOM, ROOT, Processes, cli, free_port, wait_http
 from workers.store.vault import new_key
-
-DARKROOM = [sys.executable, "-c", "from workers.cli import main; main()"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*DARKROOM, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}, cwd=cwd
-    )
+    return cli(*args, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout_s=120)
 
 
 def test_keys_new_prints_a_32_byte_urlsafe_key():

@@ -71,20 +71,11 @@ def test_insufficient_scope_fails_with_the_missing_scopes_and_touches_nothing(da
 
 
 def test_already_redeemed_code_is_code_rejected(darkroom, admin, emulator):
-    import requests
-
-    from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from tests.emulator.test_oauth import redeem
 
     user = admin.add_user()
     code = admin.mint_code(user["sub"])
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
-        "redirect_uri": "",
-    }
-    assert requests.post(f"{emulator.url}/token", data=form).status_code == 200
+    assert redeem(emulator.url, code).status_code == 200
     status = darkroom.wait(darkroom.submit(code), "done")
     assert status["status"] == "failed" and status["error"]["code"] == "code_rejected"
     assert admin.counts()["oauth.token.authorization_code"] == 2  # no blind retry of a dead code

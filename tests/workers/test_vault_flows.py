@@ -6,23 +6,22 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import requests
 import sqlalchemy
 
-from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DRIVE_APPDATA
+from emulator.world import DRIVE_APPDATA
 from settings import Settings
+from tests.e2e.procfile import cli
+from tests.emulator.test_oauth import redeem
 from tests.workers.conftest import Darkroom
 from workers.context import Context, get_context
 from workers.demo import demo_settings
 from workers.embedded import Embedded
 from workers.store import grants, submissions
 from workers.store.vault import new_key
-
-DARKROOM = [sys.executable, "-c", "from workers.cli import main; main()"]
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def env_of(settings: Settings, **overrides: str) -> dict[str, str]:
 
 
 def darkroom_cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DARKROOM, *args], capture_output=True, text=True, env=env_of(settings, **env), timeout=60)
+    return cli(*args, env=env_of(settings, **env), timeout_s=60)
 
 
 def signed_in(app: Darkroom, admin, **code_args) -> dict:
@@ -112,16 +111,7 @@ def test_cli_revoke_revokes_at_google_and_forgets_the_user(app, admin, vault_set
 
 def test_app_disconnects_its_user_with_the_id_token(app, admin, emulator):
     user = signed_in(app, admin)
-    id_token = requests.post(
-        f"{emulator.url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": admin.mint_code(user["sub"]),
-            "redirect_uri": "",
-            "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET,
-        },
-    ).json()["id_token"]
+    id_token = redeem(emulator.url, admin.mint_code(user["sub"])).json()["id_token"]
     headers = {"X-Requested-With": "app"}
     assert requests.delete(f"{app.url}/v1/me", headers=headers).status_code == 401
     forged = id_token[:-8] + ("A" * 8 if not id_token.endswith("A" * 8) else "B" * 8)
