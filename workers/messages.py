@@ -22,8 +22,11 @@ QUEUE_OF = {
 
 
 def send(actor_name: str, *ids: str, delay_ms: int | None = None) -> None:
-    message = dramatiq.Message(queue_name=QUEUE_OF[actor_name], actor_name=actor_name, args=ids, kwargs={}, options={})
-    broker.current().enqueue(message, delay=delay_ms)
+    broker.current().enqueue(message(actor_name, *ids), delay=delay_ms)
+
+
+def message(actor_name: str, *ids: str) -> dramatiq.Message:
+    return dramatiq.Message(queue_name=QUEUE_OF[actor_name], actor_name=actor_name, args=ids, kwargs={}, options={})
 
 
 def exchange_code(submission_id: str) -> None:

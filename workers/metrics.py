@@ -44,8 +44,8 @@ def _make() -> dict[str, Any]:
     }
 
 
-def code_received() -> None:
-    _metrics()["received"].inc()
+def code_received(count: int = 1) -> None:
+    _metrics()["received"].inc(count)
 
 
 def code_exchanged() -> None:

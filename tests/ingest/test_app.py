@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +32,12 @@ def app(tmp_path: Path):
     return client
 
 
-def queued(client) -> list[dict]:
-    queue = client.stub.queues["exchange"]
-    return [json.loads(m) for m in list(queue.queue)]
+def queued(client, expect: int = 0) -> list[dict]:
+    """The exchange queue, once it holds `expect` messages: a batch's messages go out right after its answers."""
+    deadline = time.monotonic() + 5
+    while len(client.stub.queues["exchange"].queue) < expect and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [json.loads(m) for m in list(client.stub.queues["exchange"].queue)]
 
 
 def rows(client) -> list[dict]:
@@ -56,7 +61,7 @@ def test_accepted_code_is_recorded_encrypted_then_enqueued_by_id(app):
     [row] = rows(app)
     assert row["id"] == body["submission_id"] and row["status"] == "queued"
     assert CODE not in json.dumps(row, default=str)
-    [message] = queued(app)
+    [message] = queued(app, expect=1)
     assert message["actor_name"] == "exchange_code" and message["args"] == [body["submission_id"]]
     assert CODE not in json.dumps(message)
 
@@ -65,7 +70,7 @@ def test_same_code_twice_is_the_same_submission_and_one_message(app):
     first = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()
     second = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()
     assert first["submission_id"] == second["submission_id"]
-    assert len(queued(app)) == 1 and len(rows(app)) == 1
+    assert len(queued(app, expect=1)) == 1 and len(rows(app)) == 1
 
 
 def test_status_of_a_new_submission(app):
@@ -117,6 +122,28 @@ def test_wrong_method_is_405_problem(app):
 def test_health_and_readiness(app):
     assert app.get("/healthz").json() == {"status": "ok"}
     assert app.get("/readyz").json() == {"ready": True, "database": True, "broker": True}
+
+
+def test_a_database_that_cannot_take_the_code_is_503_and_nothing_is_enqueued(tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}", redis_url=None, token_keys=new_key()
+    )
+    stub = broker.setup(settings)
+    client = TestClient(create_app(settings))
+    response = client.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS)
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1" and CODE not in response.text
+    assert list(stub.queues["exchange"].queue) == []
+
+
+def test_concurrent_posts_each_get_their_own_submission(app):
+    codes = [f"{CODE}-{n}" for n in range(24)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda code: app.post("/v1/auth-codes", json={"code": code}, headers=HEADERS), codes))
+    assert [a.status_code for a in answers] == [202] * 24
+    ids = [a.json()["submission_id"] for a in answers]
+    assert len(set(ids)) == 24 and {r["id"] for r in rows(app)} == set(ids)
+    assert sorted(m["args"][0] for m in queued(app, expect=24)) == sorted(ids)
 
 
 def test_startup_without_token_keys_is_refused(tmp_path):

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# What a database call raises when the database cannot do it (down, locked, no such table): callers outside
+# workers.store catch this name and never import SQLAlchemy themselves.
+StoreError = SQLAlchemyError
 
 
 class Database:
@@ -43,18 +45,54 @@ class Database:
         with self._sessions.begin() as session:
             yield session
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A Core connection in a transaction, for hot paths that need no ORM."""
-        with self.engine.begin() as connection:
-            yield connection
+    def insert_many_new(self, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """INSERT rows (values in `columns` order) ... ON CONFLICT DO NOTHING RETURNING the key of each new row:
+        one atomic statement, committed on its own (no BEGIN and COMMIT around it).
 
-    @functools.cache  # noqa: B019 - one per Database and table, built once: SQLAlchemy then reuses its compiled form
-    def insert_new(self, table: Table) -> Any:
-        """INSERT ... ON CONFLICT DO NOTHING RETURNING the key, with a bind parameter per column."""
-        values = {column.name: bindparam(column.name) for column in table.columns}
-        insert = sqlite_insert if self.url.startswith("sqlite") else postgresql_insert
-        return insert(table).values(values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        The hot path of ingest, so it speaks to the driver directly, on a pooled connection (checked, and
+        reset when it goes back): PostgreSQL takes one array per column through unnest(), so the statement
+        text never changes and psycopg caches it; SQLite takes one VALUES tuple per row. SQLAlchemy's
+        executemany would build and parse a statement with a parameter per value, and wrap every row."""
+        if not rows:
+            return []
+        sql, processors = self._insert_many_sql(table, columns, 0 if self.is_postgres else len(rows))
+        converted = [[p(v) if p else v for p, v in zip(processors, row, strict=True)] for row in rows]
+        if self.is_postgres:
+            params: Sequence[Any] = [list(column) for column in zip(*converted, strict=True)]
+        else:
+            params = [value for row in converted for value in row]
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            _set_autocommit(driver, True)
+            try:
+                return [row[0] for row in driver.execute(sql, params).fetchall()]
+            finally:
+                _set_autocommit(driver, False)
+        except dbapi_error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+        finally:
+            pooled.close()
+
+    @functools.cache  # noqa: B019 - a handful per process: (table, columns, row count on SQLite)
+    def _insert_many_sql(self, table: Table, columns: tuple[str, ...], count: int) -> tuple[str, list[Any]]:
+        dialect = self.engine.dialect
+        types = [table.columns[name].type for name in columns]
+        processors = [t.bind_processor(dialect) for t in types]
+        (key,) = table.primary_key.columns
+        names = ", ".join(columns)
+        if self.is_postgres:
+            arrays = ", ".join(f"CAST(%s AS {t.compile(dialect=dialect)}[])" for t in types)
+            source = f"SELECT * FROM unnest({arrays})"
+        else:
+            source = "VALUES " + ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * count)
+        sql = f"INSERT INTO {table.name} ({names}) {source} ON CONFLICT DO NOTHING RETURNING {key.name}"
+        return sql, processors
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
 
     def ping(self) -> bool:
         try:
@@ -76,6 +114,13 @@ class Database:
             if self._engine is not None:
                 self._engine.dispose()
             self._engine = None
+
+
+def _set_autocommit(driver: Any, on: bool) -> None:
+    if isinstance(driver, sqlite3.Connection):
+        driver.isolation_level = None if on else ""  # "" is sqlite3's default: BEGIN before a change
+    else:
+        driver.autocommit = on  # psycopg
 
 
 def _create_engine(url: str) -> Engine:

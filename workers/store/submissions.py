@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,41 +21,56 @@ def _code_context(submission_id: str) -> str:
 
 
 def record(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
-    """The submission for `code`, found by keyed hash or created with the code encrypted; True if created.
+    """The submission for `code`, found by keyed hash or created with the code encrypted; True if created."""
+    return record_many(db, vault, [(code, source)])[0]
 
-    One INSERT ... ON CONFLICT DO NOTHING in the common case (a new code): the hot path of ingest."""
-    hashes = vault.lookup_hashes(code)
+
+def record_many(db: Database, vault: Vault, posts: Sequence[tuple[str, str]]) -> list[tuple[str, bool]]:
+    """`record` for each (code, source), in order: one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id,
+    then, only if some code was there already (or came twice in this batch), one lookup for those. The hot
+    path of ingest, which records concurrent posts together."""
+    if not posts:
+        return []
+    if vault.key_count > 1:  # a key rotation is under way: the same code may sit under an older hash
+        return [_record_during_rotation(db, vault, code, source) for code, source in posts]
+    rows = [_new_row(vault, vault.lookup_hashes(code)[0], code, source) for code, source in posts]
+    inserted = set(_insert(db, rows))
+    others = {row[1] for row in rows if row[0] not in inserted}  # a committed row holds each of these hashes
+    found = _ids_by_hash(db, others) if others else {}
+    return [(row[0], True) if row[0] in inserted else (found[row[1]], False) for row in rows]
+
+
+_SET_AT_INGEST = ("id", "code_hash", "code_secret", "source", "status", "created_at", "updated_at")
+
+
+def _new_row(vault: Vault, code_hash: str, code: str, source: str) -> tuple[Any, ...]:
+    """A new submission's values, in _SET_AT_INGEST order."""
     submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
     secret = vault.encrypt(code, _code_context(submission_id))
-    row = {
-        "id": submission_id,
-        "code_hash": hashes[0],
-        "code_secret": secret,
-        "source": source,
-        "status": "queued",
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
-    }
-    row.update(
-        sub=None,
-        error_code=None,
-        error_detail=None,
-        missing_scopes=None,
-        picker_session_id=None,
-        picker_uri=None,
-        picker_expires_at=None,
-        since=None,
-    )
-    with db.connection() as connection:
-        inserted = connection.execute(db.insert_new(Submission.__table__), row).scalar() is not None
-    if inserted and len(hashes) == 1:
-        return submission_id, True
+    now = utcnow()
+    return (submission_id, code_hash, secret, source, "queued", now, now)
+
+
+def _insert(db: Database, rows: list[tuple[Any, ...]]) -> list[str]:
+    return db.insert_many_new(Submission.__table__, _SET_AT_INGEST, rows)
+
+
+def _ids_by_hash(db: Database, hashes: set[str]) -> dict[str, str]:
+    with db.session() as s:
+        query = select(Submission.code_hash, Submission.id).where(Submission.code_hash.in_(hashes))
+        return {code_hash: submission_id for code_hash, submission_id in s.execute(query)}
+
+
+def _record_during_rotation(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
+    hashes = vault.lookup_hashes(code)
+    row = _new_row(vault, hashes[0], code, source)
+    inserted = bool(_insert(db, [row]))
     found = find_by_hashes(db, hashes[1:] if inserted else hashes)  # under an older key, or the same code again
     if inserted and found:  # seen before under a key since rotated out of first place: keep the old one
         with db.session() as s:
-            s.execute(delete(Submission).where(Submission.id == submission_id))
+            s.execute(delete(Submission).where(Submission.id == row[0]))
         return found, False
-    return (submission_id, True) if inserted else (found or _raise_lost(), False)
+    return (row[0], True) if inserted else (found or _raise_lost(), False)
 
 
 def _raise_lost() -> str:

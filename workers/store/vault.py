@@ -31,24 +31,28 @@ class Vault:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ValueError("a vault needs at least one key")
-        self._keys = {_key_id(k): k for k in keys}
+        self._keys = {_key_id(k): AESGCM(k) for k in keys}  # AESGCM holds no per-message state: shareable
         self._current = _key_id(keys[0])
         # Separate subkeys: the lookup hash must not be usable as an encryption key, nor the other way round.
         self._hash_keys = [hmac.new(k, b"darkroom code lookup", hashlib.sha256).digest() for k in keys]
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self._keys[self._current]).encrypt(nonce, plaintext.encode(), context.encode())
+        sealed = self._keys[self._current].encrypt(nonce, plaintext.encode(), context.encode())
         return f"v1.{self._current}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, ciphertext: str, context: str) -> str:
         try:
             version, key_id, payload = ciphertext.split(".", 2)
-            key = self._keys[key_id]
+            cipher = self._keys[key_id]
             raw = base64.urlsafe_b64decode(payload)
-            return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()).decode()
+            return cipher.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except (ValueError, KeyError, InvalidTag) as exc:
             raise VaultError("cannot decrypt: unknown key, wrong row or tampered ciphertext") from exc
+
+    @property
+    def key_count(self) -> int:
+        return len(self._hash_keys)
 
     def is_current(self, ciphertext: str) -> bool:
         return ciphertext.split(".", 2)[1] == self._current

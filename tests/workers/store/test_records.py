@@ -99,3 +99,44 @@ def test_status_view_counts_items_and_reports_errors(store):
         "missing_scopes": ["scope-a", "scope-b"],
     }
     assert submissions.code_of(db, vault, submission_id) is None  # a failed submission drops its code
+
+
+def test_record_many_keeps_order_and_finds_codes_already_there(store):
+    db, vault = store
+    old, _ = submissions.record(db, vault, "4/0Aalready-there", "picker")
+    posts = [
+        ("4/0Anew-one", "picker"),
+        ("4/0Aalready-there", "inbox"),
+        ("4/0Anew-two", "inbox"),
+        ("4/0Anew-one", "picker"),
+    ]
+    results = submissions.record_many(db, vault, posts)
+    (one, one_new), (there, there_new), (two, two_new), (one_again, one_again_new) = results
+    assert one_new and two_new and not there_new and not one_again_new
+    assert there == old and one_again == one and len({one, two, old}) == 3
+    assert submissions.code_of(db, vault, two) == "4/0Anew-two" and submissions.get(db, two).source == "inbox"
+    assert "4/0Anew" not in dump(db)
+    assert submissions.record_many(db, vault, []) == []
+
+
+def test_rows_written_on_the_fast_path_read_back_like_any_other(store):
+    db, vault = store
+    before = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(seconds=5)
+    [(submission_id, _)] = submissions.record_many(db, vault, [("4/0Atimestamps", "picker")])
+    row = submissions.get(db, submission_id)
+    assert row.status == "queued" and row.sub is None and row.error_code is None
+    assert before < row.created_at == row.updated_at < before + datetime.timedelta(seconds=60)
+    # The sweeper compares timestamps in SQL: a fresh row is stale only against a later cutoff.
+    assert submission_id not in [r.id for r in submissions.stale(db, before)]
+    assert submission_id in [r.id for r in submissions.stale(db, LATER)]
+    assert submissions.status_view(db, submission_id)["created_at"].endswith("Z")
+
+
+def test_record_many_during_a_key_rotation_finds_codes_stored_under_the_old_key(store):
+    db, _ = store
+    old, new = (base64.urlsafe_b64decode(new_key()) for _ in range(2))
+    first, _ = submissions.record(db, Vault([old]), "4/0Abefore-rotation", "picker")
+    rotating = Vault([new, old])
+    results = submissions.record_many(db, rotating, [("4/0Abefore-rotation", "picker"), ("4/0Aafter", "picker")])
+    assert results[0] == (first, False) and results[1][1] is True
+    assert submissions.code_of(db, rotating, results[1][0]) == "4/0Aafter"
