@@ -50,8 +50,9 @@ class Database:
         one atomic statement, committed on its own (no BEGIN and COMMIT around it).
 
         The hot path of ingest, so it speaks to the driver directly, on a pooled connection (checked, and
-        reset when it goes back): PostgreSQL takes one array per column through unnest(), so the statement
-        text never changes and psycopg caches it; SQLite takes one VALUES tuple per row. SQLAlchemy's
+        reset when it goes back): PostgreSQL takes one array per column through unnest(), in psycopg's binary
+        format (%b: no quoting of every element), so the statement text never changes and psycopg caches it;
+        SQLite takes one VALUES tuple per row. SQLAlchemy's
         executemany would build and parse a statement with a parameter per value, and wrap every row."""
         if not rows:
             return []
@@ -83,7 +84,7 @@ class Database:
         (key,) = table.primary_key.columns
         names = ", ".join(columns)
         if self.is_postgres:
-            arrays = ", ".join(f"CAST(%s AS {t.compile(dialect=dialect)}[])" for t in types)
+            arrays = ", ".join(f"CAST(%b AS {t.compile(dialect=dialect)}[])" for t in types)
             source = f"SELECT * FROM unnest({arrays})"
         else:
             source = "VALUES " + ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * count)
