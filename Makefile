@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-pipeline run lint clean
+.PHONY: demo test bench bench-pipeline bench-ingest run lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ bench: $(STAMP)
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+bench-ingest: $(STAMP)  # needs wrk (apt-get install wrk)
+	$(BIN)/python bench/ingest.py
 
 run: $(STAMP)
 	$(BIN)/darkroom serve

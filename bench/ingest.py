@@ -33,18 +33,34 @@ REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"
 POSTGRES_URL = os.environ.get("DARKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 APPS = (("minimal", "bench.minimal_app:app", False), ("ingest", "ingest.app:create_app", True))
 LUA = """
-counter = 0
-request = function()
+-- Each wrk thread runs its own Lua state with the same random seed: the thread number keeps codes apart.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  started = os.time()
+  counter = 0
+end
+function request()
   counter = counter + 1
-  local body = string.format('{"code": "4/0Abench-%d-%d-%d"}', os.time(), math.random(1, 1000000000), counter)
+  local body = string.format('{"code": "4/0Abench-%d-%d-%d"}', started, tid, counter)
   return wrk.format("POST", "/v1/auth-codes", {["Content-Type"] = "application/json",
                                               ["X-Requested-With"] = "bench"}, body)
 end
 """
 
 
+def _pinned(core: int) -> list[str]:
+    """Run on one core (taskset, where there is one and the machine has two or more): the load generator then
+    does not take CPU time from the server it measures."""
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+
+
 def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    command = [*_pinned(1), sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning"]
     process = subprocess.Popen([*command, *(["--factory"] if factory else [])], cwd=ROOT, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -58,8 +74,9 @@ def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subproces
 
 
 def _load(port: int, seconds: int, connections: int, script: Path) -> dict[str, float]:
+    url = f"http://127.0.0.1:{port}"
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        [*_pinned(0), "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
