@@ -35,7 +35,7 @@ class Intake:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self.unsent: list[str] = []
+        self._unsent: list[str] = []
 
     def submit_many(self, posts: Sequence[Post]) -> list[str | None]:
         """Record each post whose client is within its rate limit (its code encrypted; the same code again is the
@@ -49,7 +49,7 @@ class Intake:
         except (RedisError, StoreError) as exc:
             raise TransientError(f"could not record the codes: {type(exc).__name__}") from exc
         fresh = [submission_id for submission_id, created in recorded if created]
-        self.unsent += fresh
+        self._unsent += fresh
         metrics.code_received(len(fresh))
         ids = iter(submission_id for submission_id, _ in recorded)
         return [next(ids) if ok else None for ok in allowed]
@@ -59,12 +59,12 @@ class Intake:
         try:
             self._count_and_send([])
         except RedisError as exc:
-            log.warning("%d new submissions not enqueued (%s): the sweeper sends them", len(self.unsent), exc)
-            self.unsent = []
+            log.warning("%d new submissions not enqueued (%s): the sweeper sends them", len(self._unsent), exc)
+            self._unsent = []
 
     def _count_and_send(self, clients: list[str]) -> list[bool]:
         limiter = self._ctx.ingest_limit
-        unsent = [messages.message("exchange_code", submission_id) for submission_id in self.unsent]
+        unsent = [messages.message("exchange_code", submission_id) for submission_id in self._unsent]
         if limiter.in_redis and isinstance(broker.current(), RedisBroker):
             count = [limiter.count_call(clients)] if clients else []
             replies = broker.enqueue_many(unsent, also=count)
@@ -72,7 +72,7 @@ class Intake:
         else:  # the embedded default: no Redis
             broker.enqueue_many(unsent)
             allowed = limiter.allow_many(clients)
-        self.unsent = []
+        self._unsent = []
         return allowed
 
 
