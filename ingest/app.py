@@ -54,15 +54,18 @@ async def post_auth_code(request: Request) -> Response:
     try:
         submission_id = await request.app.state.batcher.submit(intake.Post(client, payload.code, payload.source))
     except TransientError:
-        response = problem(503, "Service Unavailable", "the code could not be recorded; send it again")
-        response.headers["Retry-After"] = "1"
-        return response
+        return _retry_later(503, "Service Unavailable", "the code could not be recorded; send it again", 1)
     if submission_id is None:
-        response = problem(429, "Too Many Requests", "too many codes from this client; try again in a minute")
-        response.headers["Retry-After"] = str(60 - int(time.time()) % 60)
-        return response
+        detail = "too many codes from this client; try again in a minute"
+        return _retry_later(429, "Too Many Requests", detail, 60 - int(time.time()) % 60)
     body_out = {"submission_id": submission_id, "status_url": f"/v1/submissions/{submission_id}"}
     return JSONResponse(body_out, status_code=202)
+
+
+def _retry_later(status: int, title: str, detail: str, after_s: int) -> Response:
+    response = problem(status, title, detail)
+    response.headers["Retry-After"] = str(after_s)
+    return response
 
 
 async def _bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:

@@ -44,7 +44,7 @@ def _make() -> dict[str, Any]:
     }
 
 
-def code_received(count: int = 1) -> None:
+def code_received(count: int) -> None:
     _metrics()["received"].inc(count)
 
 

@@ -25,6 +25,7 @@ StoreError = SQLAlchemyError
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.is_postgres = url.startswith("postgresql")
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
@@ -62,8 +63,9 @@ class Database:
             params: Sequence[Any] = [list(column) for column in zip(*converted, strict=True)]
         else:
             params = [value for row in converted for value in row]
-        dbapi_error = self.engine.dialect.loaded_dbapi.Error
-        pooled = self.engine.raw_connection()
+        engine = self.engine
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        pooled = engine.raw_connection()
         try:
             driver = pooled.driver_connection
             _set_autocommit(driver, True)
@@ -90,10 +92,6 @@ class Database:
             source = "VALUES " + ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * count)
         sql = f"INSERT INTO {table.name} ({names}) {source} ON CONFLICT DO NOTHING RETURNING {key.name}"
         return sql, processors
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.url.startswith("postgresql")
 
     def ping(self) -> bool:
         try:
