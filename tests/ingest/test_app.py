@@ -21,15 +21,25 @@ CODE = "4/0AVGzR1A-test-code_0123456789abcdefghijklmnopqrstuvwxyz"
 HEADERS = {"X-Requested-With": "com.example.app"}
 
 
-@pytest.fixture
-def app(tmp_path: Path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ingest.db'}", redis_url=None, token_keys=new_key())
+def client_for(tmp_path: Path, migrate: bool = True, peer: tuple[str, int] | None = None, **overrides) -> TestClient:
+    """The app on its own SQLite file and broker (the stub unless `redis_url` is given), as a test client."""
+    settings = Settings(
+        _env_file=None,
+        **{"database_url": f"sqlite:///{tmp_path / 'ingest.db'}", "redis_url": None, "token_keys": new_key()}
+        | overrides,
+    )
     stub = broker.setup(settings)
-    Database(settings.database_url).migrate()
-    client = TestClient(create_app(settings))
+    if migrate:
+        Database(settings.database_url).migrate()
+    client = TestClient(create_app(settings), **({"client": peer} if peer else {}))
     client.stub = stub  # type: ignore[attr-defined]
     client.db_url = settings.database_url  # type: ignore[attr-defined]
     return client
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return client_for(tmp_path)
 
 
 def queued(client, expect: int = 0) -> list[dict]:
@@ -125,15 +135,11 @@ def test_health_and_readiness(app):
 
 
 def test_a_database_that_cannot_take_the_code_is_503_and_nothing_is_enqueued(tmp_path):
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}", redis_url=None, token_keys=new_key()
-    )
-    stub = broker.setup(settings)
-    client = TestClient(create_app(settings))
+    client = client_for(tmp_path, migrate=False)
     response = client.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS)
     assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "1" and CODE not in response.text
-    assert list(stub.queues["exchange"].queue) == []
+    assert queued(client) == []
 
 
 def test_concurrent_posts_each_get_their_own_submission(app):
@@ -154,17 +160,7 @@ def test_startup_without_token_keys_is_refused(tmp_path):
 
 
 def limited_app(tmp_path: Path, redis_url: str | None = None, **overrides) -> TestClient:
-    settings = Settings(
-        _env_file=None,
-        database_url=f"sqlite:///{tmp_path / 'limited.db'}",
-        redis_url=redis_url,
-        token_keys=new_key(),
-        rate_limit_per_minute=5,
-        **overrides,
-    )
-    broker.setup(settings)
-    Database(settings.database_url).migrate()
-    return TestClient(create_app(settings), client=("10.1.2.3", 40000))
+    return client_for(tmp_path, peer=("10.1.2.3", 40000), redis_url=redis_url, rate_limit_per_minute=5, **overrides)
 
 
 def post(client: TestClient, n: int, **headers: str):

@@ -108,14 +108,19 @@ def test_messages_enqueued_together_are_consumed_by_a_worker_even_after_redis_fo
     assert len(seen) == 6  # each once
 
 
+def migrated(settings: Settings) -> Context:
+    ctx = Context(settings)
+    ctx.db.migrate()
+    return ctx
+
+
 @pytest.fixture
 def intake_on_redis(redis_url, sqlite_url):
     settings = Settings(
         _env_file=None, redis_url=redis_url, database_url=sqlite_url, token_keys=new_key(), rate_limit_per_minute=2
     )
     with broker_for(settings):
-        ctx = Context(settings)
-        ctx.db.migrate()
+        ctx = migrated(settings)
         yield ctx, Intake(ctx), redis.Redis.from_url(redis_url)
         ctx.db.dispose()
 
@@ -148,8 +153,7 @@ def test_redis_down_is_a_transient_error_and_records_nothing(sqlite_url):
         _env_file=None, redis_url="redis://127.0.0.1:1/0", database_url=sqlite_url, token_keys=new_key()
     )
     with broker_for(settings):
-        ctx = Context(settings)
-        ctx.db.migrate()
+        ctx = migrated(settings)
         with pytest.raises(TransientError, match="could not record"):
             Intake(ctx).submit_many([Post("192.0.2.1", "4/0Anever-stored", "picker")])
         with ctx.db.engine.connect() as connection:
