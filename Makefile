@@ -31,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/darkroom serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-output darkroom.db

@@ -14,6 +14,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.errors import ConfigurationError
+
+__all__ = ["SOURCE_SCOPES", "ConfigurationError", "Settings", "get_settings"]
+
 # The scopes each photo source needs: the Picker reads what the user picked, appendonly creates the
 # target album and uploads, appcreateddata lists what darkroom created (the inbox, and reconciling).
 SOURCE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -29,15 +33,13 @@ SOURCE_SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ConfigurationError(Exception):
-    """A setting is missing or malformed; the message says how to fix it."""
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKROOM_", env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./darkroom.db"
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("DARKROOM_REDIS_URL", "REDIS_URL"))
+    # Where `darkroom serve` listens unless --port says: the platform's $PORT, as the Procfile's web uses.
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "DARKROOM_PORT"))
 
     google_client_secrets_file: Path | None = None
     google_client_id: str | None = None
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
     # Delivery: Google asks for at least 30 s after a 429; the sweeper re-enqueues what has not moved for
     # stale_after_s, and an item delivered max_deliveries times without finishing is given up on.
     rate_limit_min_delay_s: float = 30.0
+    # Retry budgets (workers.queue.table: a code expires fast, photos and maintenance ride out outages): how often
+    # a transient failure is retried, overridden by budget name (JSON, e.g. {"photos": 10}), and the backoff
+    # between tries, capped per queue there.
+    retries: dict[str, int] = Field(default_factory=dict)
+    retry_min_backoff_ms: int = 2000
+    retry_max_backoff_ms: int = 10 * 60 * 1000
     sweep_interval_s: float = 60.0
     stale_after_s: float = 300.0
     max_deliveries: int = 5

@@ -25,7 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.procfile import free_port  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
 from workers.store.db import Database  # noqa: E402
 from workers.store.vault import new_key  # noqa: E402
 

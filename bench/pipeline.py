@@ -23,7 +23,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.client import AdminClient  # noqa: E402
-from tests.e2e.procfile import Stack, wait_for  # noqa: E402
+from tests.support.processes import Stack, wait_for  # noqa: E402
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PHOTOS_API = ("picker.", "library.", "content.")

@@ -23,9 +23,12 @@ from ingest.headers import SecurityHeaders
 from ingest.openapi import DOCUMENT
 from ingest.payloads import AuthCode, problem
 from settings import Settings, get_settings
-from workers import broker, intake, logs, metrics
+from workers import logs, metrics
 from workers.context import Context
 from workers.errors import BadSecurityToken, PermanentError, TransientError
+from workers.intake import codes, queries, security
+from workers.queue import broker
+from workers.store.states import SourceKind
 
 MAX_BODY_BYTES = 4096
 MAX_EVENT_BYTES = 16_384
@@ -51,10 +54,8 @@ async def post_auth_code(request: Request) -> Response:
         request.headers.get("x-forwarded-for"),
         request.app.state.trusted_proxies,
     )
-    try:
-        submission_id = await request.app.state.batcher.submit(intake.Post(client, payload.code, payload.source))
-    except TransientError:
-        return _retry_later(503, "Service Unavailable", "the code could not be recorded; send it again", 1)
+    post = codes.Post(client, payload.code, SourceKind(payload.source))
+    submission_id = await request.app.state.batcher.submit(post)
     if submission_id is None:
         detail = "too many codes from this client; try again in a minute"
         return _retry_later(429, "Too Many Requests", detail, 60 - int(time.time()) % 60)
@@ -78,7 +79,7 @@ async def _bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes 
         message = await request.receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        body += message.get("body", b"")
+        body += bytes(message.get("body", b""))
         if len(body) > limit:
             return None
         if not message.get("more_body", False):
@@ -89,7 +90,7 @@ async def get_submission(request: Request) -> Response:
     submission_id = request.path_params["submission_id"]
     view = None
     if _SUBMISSION_ID.match(submission_id):
-        view = await run_in_threadpool(intake.status, request.app.state.context, submission_id)
+        view = await run_in_threadpool(queries.status, request.app.state.context, submission_id)
     if view is None:
         return problem(404, "Not Found", "no such submission")
     return JSONResponse(view, headers={"Cache-Control": "no-store"})
@@ -103,11 +104,9 @@ async def delete_me(request: Request) -> Response:
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthenticated("send the user's Google ID token as a Bearer token")
     try:
-        await run_in_threadpool(intake.revoke_signed_in_user, request.app.state.context, token.strip())
+        await run_in_threadpool(security.revoke_signed_in_user, request.app.state.context, token.strip())
     except PermanentError:
         return _unauthenticated("the ID token did not verify")
-    except TransientError:
-        return problem(503, "Service Unavailable", "Google's keys could not be fetched; try again")
     return JSONResponse({"status": "revoking"}, status_code=202)
 
 
@@ -125,12 +124,10 @@ async def post_security_event(request: Request) -> Response:
     if not body:
         return JSONResponse({"err": "invalid_request", "description": "empty or oversized body"}, 400)
     try:
-        await run_in_threadpool(intake.receive_security_event, request.app.state.context, body.decode("ascii"))
+        await run_in_threadpool(security.receive_security_event, request.app.state.context, body.decode("ascii"))
     except (BadSecurityToken, UnicodeDecodeError) as exc:
         err = exc.err if isinstance(exc, BadSecurityToken) else "invalid_request"
         return JSONResponse({"err": err, "description": str(exc)[:200]}, 400)
-    except TransientError:
-        return problem(503, "Service Unavailable", "Google's keys could not be fetched; deliver again later")
     return Response(status_code=202)
 
 
@@ -139,7 +136,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    checks = await run_in_threadpool(intake.readiness, request.app.state.context)
+    checks = await run_in_threadpool(queries.readiness, request.app.state.context)
     return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
 
@@ -150,6 +147,12 @@ async def openapi_document(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """Every route: what darkroom needs (the database, Redis, Google's keys) is out of reach for a moment.
+    Nothing was recorded; the client sends the same request again."""
+    return _retry_later(503, "Service Unavailable", "darkroom cannot take this request right now; send it again", 1)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -167,8 +170,8 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, context: Context | None = None) -> Starlette:
     """The ASGI app; the embedded mode passes its context so web and workers share one database pool."""
     settings = context.settings if context else settings or get_settings()
-    logs.configure(settings.log_format)
-    if broker._broker is None:
+    logs.configure(settings)
+    if not broker.is_set():
         broker.setup(settings)
     routes = [
         Route("/v1/auth-codes", post_auth_code, methods=["POST"]),
@@ -193,7 +196,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         )
     context = context or Context(settings)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
-    hot_path = intake.Intake(context)
+    hot_path = codes.Intake(context)
     batcher = Batcher(hot_path.submit_many, idle=hot_path.flush)
 
     @contextlib.asynccontextmanager
@@ -207,7 +210,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        exception_handlers={404: _not_found, 405: _method_not_allowed, TransientError: _unavailable},
         lifespan=lifespan,
     )
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.payloads import CODE_PATTERN
+from workers.store.states import SourceKind, SubmissionStatus
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -43,7 +44,7 @@ DOCUMENT: dict[str, Any] = {
                                         "maxLength": 512,
                                         "pattern": CODE_PATTERN,
                                     },
-                                    "source": {"type": "string", "enum": ["picker", "inbox"], "default": "picker"},
+                                    "source": {"type": "string", "enum": [*SourceKind], "default": SourceKind.PICKER},
                                 },
                             }
                         }
@@ -103,7 +104,7 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["submission_id", "status", "counts", "error", "picker_uri"],
                 "properties": {
                     "submission_id": {"type": "string"},
-                    "status": {"enum": ["queued", "exchanging", "awaiting_pick", "processing", "done", "failed"]},
+                    "status": {"enum": [*SubmissionStatus]},
                     "picker_uri": {"type": ["string", "null"]},
                     "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
                     "error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "detail"]}]},

@@ -58,7 +58,7 @@ def decode(data: bytes, sharpen: dqt.Sharpen | None = None, max_pixels: int = MA
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(boosted or data), formats=FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(boosted or data), formats=FORMATS)
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(f"{width}x{height} is over the {max_pixels} pixel limit")

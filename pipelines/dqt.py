@@ -123,7 +123,8 @@ def _segments(data: bytes) -> list[tuple[int, int, int]]:
     """(marker, start, end) of each segment before the first scan; ValueError if the layout is off."""
     if data[:2] != b"\xff\xd8":
         raise ValueError("not a JPEG")
-    found, i = [], 2
+    found: list[tuple[int, int, int]] = []
+    i = 2
     while True:
         if i + 4 > len(data) or data[i] != 0xFF:
             raise ValueError("malformed marker")

@@ -16,7 +16,7 @@ import sqlalchemy
 from emulator import server as emulator_server
 from emulator.client import AdminClient
 from settings import Settings
-from workers.demo import demo_settings
+from tests.support.embedded import settings_for
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 POSTGRES_URL = os.environ.get("DARKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -85,4 +85,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(emulator: emulator_server.Running, sqlite_url: str) -> Settings:
-    return demo_settings(emulator.url, sqlite_url)
+    return settings_for(emulator.url, sqlite_url)

@@ -69,3 +69,45 @@ def test_the_web_process_loads_neither_pillow_nor_google_nor_the_actors():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imported_rooms(path: Path) -> set[str]:
+    """The workers rooms (and other top-level packages) a module imports, as `workers.<room>` or the package."""
+    out = set()
+    for name in imports(path):
+        parts = name.split(".")
+        out.add(".".join(parts[:2]) if parts[0] == "workers" and len(parts) > 1 else parts[0])
+    return out
+
+
+# What each room of workers/ must not import (DESIGN.md §5, STYLE.md "Dependency direction").
+FORBIDDEN = {
+    "intake": {"workers.actors", "workers.grants", "workers.photos", "workers.operations", "workers.cli", "PIL"},
+    "queue": {"workers.actors", "workers.grants", "workers.photos", "workers.operations", "workers.store"},
+    "store": {"workers.actors", "workers.grants", "workers.photos", "workers.queue", "workers.google", "dramatiq"},
+    "google": {"workers.actors", "workers.grants", "workers.photos", "workers.store", "workers.queue", "dramatiq"},
+    "grants": {"workers.actors", "workers.photos", "workers.operations", "workers.cli", "PIL", "pipelines"},
+    "photos": {"workers.actors", "workers.operations", "workers.cli", "dramatiq", "redis"},
+    "operations": {"workers.actors", "workers.cli", "dramatiq", "PIL", "pipelines"},
+}
+
+
+@pytest.mark.parametrize("room", sorted(FORBIDDEN))
+def test_each_room_imports_only_what_lies_below_it(room):
+    found = {str(p.relative_to(ROOT)): _imported_rooms(p) & FORBIDDEN[room] for p in modules(f"workers/{room}")}
+    assert {path: bad for path, bad in found.items() if bad} == {}
+
+
+def test_only_the_queue_room_knows_dramatiqs_redis_keys_and_makes_redis_clients():
+    outside = [p for p in modules("workers") + modules("ingest") if "queue" not in p.parts]
+    assert [str(p) for p in outside if '"dramatiq:' in p.read_text() or "redis.Redis" in p.read_text()] == []
+    users = [p.relative_to(ROOT) for p in outside if {"dramatiq", "redis"} & {top(m) for m in imports(p)}]
+    assert sorted(map(str, users)) == ["workers/actors.py"]
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in modules("workers") + modules("ingest") if p.name != "__init__.py"], ids=str
+)
+def test_each_module_opens_with_what_it_owns(path):
+    docstring = ast.get_docstring(ast.parse(path.read_text()))
+    assert docstring and len(docstring) > 40, "each module opens with one to three lines: what it owns"

@@ -1,50 +1,39 @@
-"""The actors: each body calls one use case. Importing this module declares them on the broker.
+"""The actors: the wire format (names and queues from workers.queue.table), each body one use case.
 
-Run as `dramatiq workers.actors --queues Q`. Actor names are part of the wire format.
+Every actor takes one id (a submission, an item, a user or an event) and runs its use case with it.
+
+Run as `dramatiq workers.actors --queues Q`: importing this module is then the worker process's entry point,
+so it sets up the broker, the context and logging from the environment; anywhere else (the embedded server,
+tests) whoever imported it has set them up first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import dramatiq
-from dramatiq.middleware.prometheus import Prometheus
 
 from settings import get_settings
-from workers import broker, exchange, fanout, logs, outcomes, processing, revocation, risc, sweeper
-from workers.context import Context, get_context
+from workers import logs
+from workers.context import Context, get_context, is_set, set_context
 from workers.errors import RateLimited
+from workers.grants import exchange, revocation, risc
+from workers.operations import sweeper
+from workers.photos import batches, completion, inbox, picker, upload
+from workers.queue import broker, table
 
-if broker._broker is None:  # the dramatiq CLI imports us first: this is an entry point
-    broker.setup(get_settings()).add_middleware(Prometheus())  # serves /metrics on dramatiq_prom_port
-    logs.configure(get_settings().log_format)
-
-MINUTE_MS = 60_000
-# One budget per queue. Codes expire: the exchange gives up fast. Photos and maintenance ride out outages.
-EXCHANGE = {
-    "queue_name": "exchange",
-    "retry_when": broker.retry_policy(5),
-    "min_backoff": 2000,
-    "max_backoff": MINUTE_MS,
-    "time_limit": MINUTE_MS,
-}
-MAINTENANCE = {
-    "queue_name": "maintenance",
-    "retry_when": broker.retry_policy(8),
-    "min_backoff": 2000,
-    "max_backoff": 5 * MINUTE_MS,
-    "time_limit": 5 * MINUTE_MS,
-}
-PHOTOS = {
-    "queue_name": "photos",
-    "retry_when": broker.retry_policy(6),
-    "min_backoff": 2000,
-    "max_backoff": 10 * MINUTE_MS,
-    "time_limit": 10 * MINUTE_MS,
-}
+if not broker.is_set():  # the dramatiq CLI imports us first: this is an entry point
+    broker.setup(get_settings(), worker_metrics=True)
+    logs.configure(get_settings())
+if not is_set():
+    set_context(Context(get_settings()))
 
 
-def _run(use_case: Callable[[Context, str], object], object_id: str) -> None:
+UseCase = Callable[[Context, str], object]
+
+
+def _run(use_case: UseCase, object_id: str) -> None:
     ctx = get_context()
     try:
         use_case(ctx, object_id)
@@ -54,66 +43,44 @@ def _run(use_case: Callable[[Context, str], object], object_id: str) -> None:
         raise dramatiq.Retry(str(exc), delay=int(delay_s * 1000)) from exc
 
 
-def _on_submission_failure(args: tuple[object, ...], exc: BaseException | None) -> None:
-    outcomes.submission_failed(get_context(), str(args[0]), exc)
+def _submission_failed(args: tuple[Any, ...], exc: BaseException | None) -> None:
+    completion.submission_failed(get_context(), str(args[0]), exc)
 
 
-def _on_item_failure(args: tuple[object, ...], exc: BaseException | None) -> None:
-    outcomes.item_failed(get_context(), str(args[0]), exc)
+def _item_failed(args: tuple[Any, ...], exc: BaseException | None) -> None:
+    completion.item_failed(get_context(), str(args[0]), exc)
 
 
-@dramatiq.actor(
-    **{**EXCHANGE, "retry_when": broker.retry_policy(3), "max_backoff": 10_000},
-    max_age=get_settings().exchange_max_age_ms,
-)
-def exchange_code(submission_id: str) -> None:
-    _run(exchange.exchange, submission_id)
-
-
-@dramatiq.actor(**EXCHANGE)
-def open_picker(submission_id: str) -> None:
-    _run(fanout.open_picker, submission_id)
-
-
-@dramatiq.actor(**MAINTENANCE)
-def poll_picker(submission_id: str) -> None:
-    _run(fanout.poll_picker, submission_id)
-
-
-@dramatiq.actor(**MAINTENANCE)
-def scan_inbox(submission_id: str) -> None:
-    _run(fanout.scan_inbox, submission_id)
-
-
-@dramatiq.actor(**PHOTOS)
-def process_item(item_id: str) -> None:
-    _run(processing.process, item_id)
-
-
-@dramatiq.actor(**PHOTOS)
-def create_items(sub: str) -> None:
-    _run(processing.create, sub)
-
-
-@dramatiq.actor(**EXCHANGE)
-def revoke_user(sub: str) -> None:
-    _run(revocation.revoke, sub)
-
-
-@dramatiq.actor(**EXCHANGE)
-def apply_security_event(jti: str) -> None:
-    _run(risc.apply, jti)
-
-
-def _sweep_once_per_interval() -> None:
-    ctx = get_context()
+def _sweep_once_per_interval(ctx: Context, _: str) -> None:
+    """Sent every sweep interval by each maintenance process (workers.queue.middleware.Periodic): the first
+    to claim the interval sweeps, the others find it claimed."""
     if ctx.locks.claim("sweep", ctx.settings.sweep_interval_s * 0.9):
         sweeper.sweep(ctx)
 
 
-broker.periodic.task = _sweep_once_per_interval
-broker.periodic.interval_s = get_settings().sweep_interval_s
+# Each actor's use case, and what a give-up of it marks failed. Names and queues: workers.queue.table.
+USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | None], None] | None]] = {
+    "exchange_code": (exchange.exchange, _submission_failed),
+    "open_picker": (picker.open_picker, _submission_failed),
+    "poll_picker": (picker.poll_picker, _submission_failed),
+    "scan_inbox": (inbox.scan_inbox, _submission_failed),
+    "process_item": (upload.upload_item, _item_failed),
+    "create_items": (batches.create_album_items, None),
+    "revoke_user": (revocation.revoke, None),
+    "apply_security_event": (risc.apply, None),
+    "sweep": (_sweep_once_per_interval, None),
+}
 
-for _name in ("exchange_code", "open_picker", "poll_picker", "scan_inbox"):
-    broker.give_up.handlers[_name] = _on_submission_failure
-broker.give_up.handlers["process_item"] = _on_item_failure
+
+def _declare(name: str) -> Any:
+    use_case, on_give_up = USE_CASES[name]
+
+    def body(object_id: str = "") -> None:
+        _run(use_case, object_id)
+
+    body.__name__ = body.__qualname__ = name
+    options: dict[str, Any] = {"on_give_up": on_give_up} if on_give_up else {}
+    return dramatiq.actor(actor_name=name, queue_name=table.spec(name).queue, **options)(body)
+
+
+ACTORS = {name: _declare(name) for name in USE_CASES}

@@ -1,7 +1,9 @@
-"""What a process needs to do work: settings, database, vault and locks, built once and lazily.
+"""What a process needs to do work: settings, database, vault, locks and rate limits, built once and lazily
+(after dramatiq forks, each worker process opens its own connections).
 
-Entry points (actors module, CLI, app factory) call `get_context()`; tests and the embedded mode call
-`set_context(Context(settings))` first.
+Entry points (the actors module under the dramatiq CLI, the CLI, the app factory, the embedded server) build a
+Context from their Settings and `set_context` it; actors read it with `get_context()`. Nothing here reads the
+environment.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import functools
 import threading
 
-from settings import Settings, get_settings
-from workers.limits import RateLimiter
-from workers.locks import Locks
+from settings import Settings
+from workers.intake.limits import RateLimiter
+from workers.queue.locks import Locks
 from workers.store.db import Database
 from workers.store.vault import Vault
 
@@ -39,11 +41,14 @@ _guard = threading.Lock()
 
 
 def get_context() -> Context:
-    global _context
     with _guard:
         if _context is None:
-            _context = Context(get_settings())
+            raise RuntimeError("no Context is set: an entry point calls workers.context.set_context first")
         return _context
+
+
+def is_set() -> bool:
+    return _context is not None
 
 
 def set_context(context: Context | None) -> None:

@@ -1,4 +1,5 @@
-"""darkroom's one error tree. Permanent errors go to dead letters at once; transient ones retry, bounded.
+"""darkroom's one error tree. Every failure darkroom raises or translates is a leaf of it: permanent errors go to
+dead letters at once, transient ones retry with a bounded budget, and only a bug of ours is anything else.
 
 DarkroomError
 ├── PermanentError        (error_code: what the app reads in the submission status)
@@ -9,79 +10,102 @@ DarkroomError
 │   ├── MediaGone         the item or its base URL is gone
 │   ├── UnusableImage     the bytes are not a photo we can decode
 │   ├── BadRequest        Google refused our request: our bug or bad input
-│   └── Misconfigured     client id/secret or redirect URI refused by Google
+│   ├── Misconfigured     client id/secret or redirect URI refused by Google
+│   ├── BadSecurityToken  a security event token that does not verify (RFC 8935 `err`)
+│   ├── GaveUp            delivered too often without finishing
+│   ├── VaultError        a ciphertext no configured key opens, or moved to another row
+│   ├── ConfigurationError  a setting is missing or malformed (settings.py raises it)
+│   └── UsageError        a command line that cannot be carried out
 └── TransientError
-    ├── Unavailable       5xx, timeouts, connection errors
+    ├── Unavailable       5xx, timeouts, connection errors; the database, Redis or a lock out of reach
     └── RateLimited       429, with the delay to wait
+
+Third-party exceptions are translated into these once, at their own boundary: workers.google for Google,
+workers.store for the database, workers.queue and workers.intake.limits for Redis.
 """
 
 from __future__ import annotations
 
 
 class DarkroomError(Exception):
+    """`error_code` is what the app reads in a submission's status; a leaf names its own in its class line."""
+
     error_code = "internal"
+
+    def __init_subclass__(cls, error_code: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if error_code is not None:
+            cls.error_code = error_code
 
 
 class PermanentError(DarkroomError):
-    pass
+    """Retrying cannot help: the message goes to the dead letters at once, with its reason recorded."""
 
 
-class CodeRejected(PermanentError):
-    error_code = "code_rejected"
+class CodeRejected(PermanentError, error_code="code_rejected"):
+    """The code was redeemed, expired or issued to another client: the app signs the user in again."""
 
 
-class GrantRevoked(PermanentError):
-    error_code = "grant_revoked"
+class GrantRevoked(PermanentError, error_code="grant_revoked"):
+    """invalid_grant on refresh, or no refresh token at all: the user must consent again."""
 
 
-class ScopeMissing(PermanentError):
-    error_code = "insufficient_scope"
-
+class ScopeMissing(PermanentError, error_code="insufficient_scope"):
     def __init__(self, missing: list[str]) -> None:
         super().__init__("the grant lacks scopes: " + " ".join(missing))
         self.missing = missing
 
 
-class PickerExpired(PermanentError):
-    error_code = "picker_expired"
+class PickerExpired(PermanentError, error_code="picker_expired"):
+    """The picker session ended before the user picked."""
 
 
-class MediaGone(PermanentError):
-    error_code = "media_gone"
+class MediaGone(PermanentError, error_code="media_gone"):
+    """The item, or its base URL, is gone."""
 
 
-class UnusableImage(PermanentError):
-    error_code = "unusable_image"
+class UnusableImage(PermanentError, error_code="unusable_image"):
+    """The bytes are not a photo darkroom can decode."""
 
 
 class BadRequest(PermanentError):
-    pass
+    """Google refused the request: darkroom's bug, or input it cannot take."""
 
 
 class Misconfigured(PermanentError):
-    pass
+    """Google refused the client id, the secret or the redirect URI: an operator must fix the settings."""
 
 
-class BadSecurityToken(PermanentError):
+class BadSecurityToken(PermanentError, error_code="unauthenticated"):
     """`err` is RFC 8935's code for the push receiver's 400 answer."""
-
-    error_code = "unauthenticated"
 
     def __init__(self, err: str, description: str) -> None:
         super().__init__(description)
         self.err = err
 
 
-class GaveUp(PermanentError):
-    error_code = "gave_up"
+class GaveUp(PermanentError, error_code="gave_up"):
+    """Delivered too often without finishing (a photo that crashes its worker)."""
+
+
+class VaultError(PermanentError):
+    """A ciphertext that no configured key opens, or that was moved to another row."""
+
+
+class ConfigurationError(PermanentError):
+    """A setting is missing or malformed; the message says how to fix it."""
+
+
+class UsageError(PermanentError):
+    """A command line that cannot be carried out; the message says why."""
 
 
 class TransientError(DarkroomError):
-    pass
+    """It may work later: retried with backoff, within a bounded budget."""
 
 
 class Unavailable(TransientError):
-    pass
+    """A 5xx, a timeout or a connection error; the database, Redis or a lock out of reach."""
 
 
 class RateLimited(TransientError):

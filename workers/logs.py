@@ -10,6 +10,8 @@ import datetime
 import json
 import logging
 
+from settings import Settings
+
 IDS = ("sub", "submission_id", "item_id", "message_id", "queue", "jti")
 
 
@@ -27,9 +29,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(log_format: str) -> None:
-    """Use JSON lines on every handler already set up (dramatiq's, uvicorn's, ours) when asked to."""
-    if log_format != "json":
+def configure(settings: Settings) -> None:
+    """darkroom's loggers at `log_level`; JSON lines on every handler already set up (dramatiq's, uvicorn's,
+    ours) when `log_format` asks for them."""
+    for package in ("workers", "ingest"):
+        logging.getLogger(package).setLevel(settings.log_level.upper())
+    if settings.log_format != "json":
         return
     for name in (None, "uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:

@@ -80,6 +80,6 @@ def exposition() -> tuple[bytes, str]:
     _metrics()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prom.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return prom.generate_latest(registry), prom.CONTENT_TYPE_LATEST
     return prom.generate_latest(), prom.CONTENT_TYPE_LATEST

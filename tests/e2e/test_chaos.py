@@ -15,7 +15,7 @@ import redis
 import requests
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack, running
+from tests.support.processes import Stack, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

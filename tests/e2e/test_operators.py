@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack, cli, running, wait_for
+from tests.support.processes import Stack, cli, running, wait_for
 
 pytestmark = pytest.mark.e2e
 INBOX = "darkroom inbox"

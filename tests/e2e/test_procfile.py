@@ -12,7 +12,7 @@ import redis
 import requests
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack, running, wait_for, wait_http
+from tests.support.processes import Stack, running, wait_for, wait_http
 
 pytestmark = pytest.mark.e2e
 

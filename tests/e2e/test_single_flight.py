@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy
 
 from emulator.client import AdminClient
-from tests.e2e.procfile import Stack, wait_for
+from tests.support.processes import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

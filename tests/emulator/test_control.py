@@ -9,7 +9,7 @@ import requests
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from emulator import photos
-from tests.emulator.test_photos_apis import sign_in
+from tests.support.google import sign_in
 
 
 def test_fault_hits_the_next_n_matching_requests_then_clears(emulator, admin):

@@ -13,18 +13,7 @@ from google.oauth2.credentials import Credentials
 
 from emulator.client import AdminClient
 from emulator.world import APPENDONLY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, PICKER_SCOPE
-
-
-def redeem(url: str, code: str, **overrides: str) -> requests.Response:
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
-        "redirect_uri": "",
-    }
-    form.update(overrides)
-    return requests.post(f"{url}/token", data=form, timeout=10)
+from tests.support.google import redeem
 
 
 @pytest.fixture

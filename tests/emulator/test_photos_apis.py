@@ -8,40 +8,8 @@ import time
 import requests
 from PIL import Image
 
-from emulator.client import AdminClient
-from emulator.world import APPENDONLY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-
-
-class Api:
-    """A user's bearer token against the emulator."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.headers = url, {"Authorization": f"Bearer {token}"}
-
-    def call(self, method: str, path: str, **kw) -> requests.Response:
-        url = path if path.startswith("http") else self.url + path
-        return requests.request(method, url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
-
-    def upload(self, data: bytes, **headers: str) -> requests.Response:
-        sent = {
-            "Content-Type": "application/octet-stream",
-            "X-Goog-Upload-Protocol": "raw",
-            "X-Goog-Upload-Content-Type": "image/jpeg",
-            **headers,
-        }
-        return self.call("POST", "/library/v1/uploads", data=data, headers=sent)
-
-
-def sign_in(url: str, admin: AdminClient, photos: int = 0, **code_args) -> tuple[dict, Api]:
-    user = admin.add_user(photos=photos, width=64, height=48)
-    form = {
-        "grant_type": "authorization_code",
-        "code": admin.mint_code(user["sub"], **code_args),
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
-        "redirect_uri": "",
-    }
-    return user, Api(url, requests.post(f"{url}/token", data=form).json()["access_token"])
+from emulator.world import APPENDONLY
+from tests.support.google import sign_in
 
 
 def jpeg_bytes() -> bytes:

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from ingest.app import create_app
 from settings import Settings
-from workers import broker
+from workers.queue import broker
 from workers.store.db import Database
 from workers.store.vault import new_key
 
@@ -39,7 +39,10 @@ def client_for(tmp_path: Path, migrate: bool = True, peer: tuple[str, int] | Non
 
 @pytest.fixture
 def app(tmp_path: Path):
-    return client_for(tmp_path)
+    # One event loop for the whole test, as a server has: a client without `with` runs each request on a loop of
+    # its own and closes it after the answer, which would cancel the batch's enqueue that follows the answer.
+    with client_for(tmp_path) as client:
+        yield client
 
 
 def queued(client, expect: int = 0) -> list[dict]:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from ingest.app import create_app
 from settings import Settings
-from workers import broker
+from workers.queue import broker
 from workers.store.db import Database
 from workers.store.vault import new_key
 

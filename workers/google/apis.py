@@ -13,12 +13,13 @@ import httplib2
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build, build_from_document
 from googleapiclient.discovery_cache import get_static_doc
-from googleapiclient.errors import HttpError, UnknownApiNameOrVersion
+from googleapiclient.errors import UnknownApiNameOrVersion
 
 from settings import Settings
-from workers.errors import BadRequest, DarkroomError, Unavailable
+from workers import metrics
+from workers.errors import BadRequest
 from workers.google.photos import document
-from workers.google.responses import error_for
+from workers.google.responses import calling
 
 _OWN = {"photoslibrary": "photos_library_uri", "photospicker": "photos_picker_uri"}
 
@@ -46,12 +47,10 @@ def call(resource: Any, method: str, params: dict[str, str]) -> dict[str, Any]:
     try:
         for part in path:
             resource = getattr(resource, part)()
-        return getattr(resource, name)(**params).execute() or {}
-    except HttpError as exc:
-        raise error_for(method, exc.resp.status, dict(exc.resp), exc.content) from None
+        request = getattr(resource, name)(**params)
     except (AttributeError, TypeError) as exc:
         raise BadRequest(f"{method}: {exc}") from None
-    except DarkroomError:
-        raise
-    except (httplib2.HttpLib2Error, OSError) as exc:
-        raise Unavailable(f"{method}: {exc.__class__.__name__}") from None
+    with calling(method):
+        answer: dict[str, Any] = request.execute() or {}
+    metrics.google_call(method, 200)
+    return answer

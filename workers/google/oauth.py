@@ -19,7 +19,7 @@ from google.oauth2 import id_token
 from settings import Settings
 from workers import metrics
 from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentError, Unavailable
-from workers.google.responses import error_for
+from workers.google.responses import calling, check, error_for
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 _CONFIG_ERRORS = ("invalid_client", "unauthorized_client", "redirect_uri_mismatch", "unsupported_grant_type")
@@ -38,45 +38,29 @@ class TokenResponse:
 
 
 def exchange_code(settings: Settings, code: str, session: requests.Session | None = None) -> TokenResponse:
-    client_id, secret = settings.client_credentials()
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": client_id,
-        "client_secret": secret,
-        "redirect_uri": settings.google_redirect_uri,
-    }
-    return _token_request(settings, form, CodeRejected, session)
+    form = {"code": code, "redirect_uri": settings.google_redirect_uri}
+    return _token_request(settings, "authorization_code", form, CodeRejected, session)
 
 
 def refresh_access(settings: Settings, refresh_token: str, session: requests.Session | None = None) -> TokenResponse:
-    client_id, secret = settings.client_credentials()
-    form = {
-        "grant_type": "refresh_token",
-        "refresh_token": refresh_token,
-        "client_id": client_id,
-        "client_secret": secret,
-    }
-    return _token_request(settings, form, GrantRevoked, session)
+    return _token_request(settings, "refresh_token", {"refresh_token": refresh_token}, GrantRevoked, session)
 
 
 def revoke(settings: Settings, token: str) -> bool:
     """Revoke a grant at Google (for the whole project); False when Google says it was already gone."""
-    try:
+    with calling("oauth.revoke"):
         response = requests.post(settings.google_revoke_uri, data={"token": token}, timeout=settings.http_timeout_s)
-    except requests.RequestException as exc:
-        raise Unavailable(f"revoke: {exc.__class__.__name__}") from None
     if response.status_code == 400:
+        metrics.google_call("oauth.revoke", 400)
         return False
-    if response.status_code >= 400:
-        raise error_for("revoke", response.status_code, response.headers, response.content)
+    check("oauth.revoke", response.status_code, response.headers, response.content)
     return True
 
 
 def verify_id_token(settings: Settings, token: str, session: requests.Session | None = None) -> dict[str, Any]:
     client_id, _ = settings.client_credentials()
     try:
-        with requests.Session() as own:
+        with calling("oauth.certs"), requests.Session() as own:
             request = google.auth.transport.requests.Request(session or own)
             claims = id_token.verify_token(
                 token,
@@ -85,8 +69,6 @@ def verify_id_token(settings: Settings, token: str, session: requests.Session | 
                 certs_url=settings.google_certs_uri,
                 clock_skew_in_seconds=settings.id_token_clock_skew_s,
             )
-    except google.auth.exceptions.TransportError as exc:
-        raise Unavailable("ID token certs could not be fetched") from exc
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
         raise CodeRejected(f"the ID token did not verify: {exc.__class__.__name__}") from None
     # verify_token checks signature, audience and expiry; the issuer is ours to check (google-apis.md §0.9).
@@ -96,24 +78,30 @@ def verify_id_token(settings: Settings, token: str, session: requests.Session | 
 
 
 def _token_request(
-    settings: Settings, form: dict[str, str], rejected: type[PermanentError], session: requests.Session | None
+    settings: Settings,
+    grant: str,
+    fields: dict[str, str],
+    rejected: type[PermanentError],
+    session: requests.Session | None,
 ) -> TokenResponse:
-    grant = form["grant_type"]
-    try:
+    """POST a grant to the token endpoint as the web client (RFC 6749 §4.1.3, §6), its answer translated."""
+    client_id, secret = settings.client_credentials()
+    form = {"grant_type": grant, **fields, "client_id": client_id, "client_secret": secret}
+    what, label = f"oauth.token.{grant}", f"token endpoint ({grant})"
+    with calling(what):
         response = (session or requests).post(settings.google_token_uri, data=form, timeout=settings.http_timeout_s)
-    except requests.RequestException as exc:
-        metrics.google_call(f"oauth.token.{grant}", "error")
-        raise Unavailable(f"token endpoint ({grant}): {exc.__class__.__name__}") from None
-    metrics.google_call(f"oauth.token.{grant}", response.status_code)
+    metrics.google_call(what, response.status_code)
     body = _json(response)
     if response.status_code == 200 and "access_token" in body:
         return _token_response(body)
     error = str(body.get("error", ""))
     if response.status_code in (400, 401) and error in ("invalid_grant", "invalid_request"):
-        raise rejected(f"token endpoint ({grant}): {error}")
+        raise rejected(f"{label}: {error}")
     if response.status_code in (400, 401) and error in _CONFIG_ERRORS:
-        raise Misconfigured(f"token endpoint ({grant}): {error}: check the client id, secret and redirect URI")
-    raise error_for(f"token endpoint ({grant})", response.status_code, response.headers, response.content)
+        raise Misconfigured(f"{label}: {error}: check the client id, secret and redirect URI")
+    if response.status_code < 400:
+        raise Unavailable(f"{label}: HTTP {response.status_code} without an access token")
+    raise error_for(label, response.status_code, response.headers, response.content)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -21,16 +21,16 @@ import requests
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
-from googleapiclient.errors import HttpError
 
 from settings import Settings
 from workers import metrics
-from workers.errors import DarkroomError, MediaGone, Unavailable
-from workers.google.responses import check, error_for
+from workers.errors import MediaGone
+from workers.google.responses import calling, check
 
 _DISCOVERY = Path(__file__).parent / "discovery"
 MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's off-by-one wording
 Refresher = Callable[[], tuple[str, datetime.datetime]]
+UserCredentials = Credentials  # what the grants room holds for a user, without importing google-auth itself
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class Created:
 
 def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresher) -> Credentials:
     """Credentials whose refresh goes through darkroom's vault (single-flight), never straight to Google."""
-    return Credentials(token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh())
+    return Credentials(  # type: ignore[no-untyped-call]
+        token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh()
+    )
 
 
 @functools.cache
@@ -62,7 +64,7 @@ class Photos:
     def __init__(self, settings: Settings, credentials: Credentials) -> None:
         self._settings = settings
         self._credentials = credentials
-        self._bytes = AuthorizedSession(credentials)
+        self._bytes = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         self._services: dict[str, Any] = {}
         self._https: list[httplib2.Http] = []
 
@@ -73,7 +75,7 @@ class Photos:
         self.close()
 
     def close(self) -> None:
-        self._bytes.close()
+        self._bytes.close()  # type: ignore[no-untyped-call]
         for http in self._https:
             http.close()
 
@@ -97,16 +99,8 @@ class Photos:
         return self._service("photospicker", self._settings.photos_picker_uri)
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
-        try:
-            answer = request.execute() or {}
-        except HttpError as exc:
-            metrics.google_call(what, exc.resp.status)
-            raise error_for(what, exc.resp.status, dict(exc.resp), exc.content) from None
-        except DarkroomError:
-            raise
-        except (httplib2.HttpLib2Error, OSError) as exc:
-            metrics.google_call(what, "error")
-            raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
+        with calling(what):
+            answer: dict[str, Any] = request.execute() or {}
         metrics.google_call(what, 200)
         return answer
 
@@ -189,6 +183,7 @@ class Photos:
         """The original bytes (`=d`); a Bearer token is required for Picker base URLs."""
         response = self._send("content.download", "GET", f"{base_url}=d")
         if response.status_code == 403:
+            metrics.google_call("content.download", 403)
             raise MediaGone("content.download: the base URL expired or was withdrawn")
         check("content.download", response.status_code, response.headers, response.content)
         return response.content
@@ -206,14 +201,10 @@ class Photos:
         return response.text
 
     def _send(self, what: str, method: str, url: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self._bytes.request(method, url, timeout=self._settings.http_timeout_s, **kwargs)
-        except DarkroomError:
-            raise
-        except requests.RequestException as exc:
-            metrics.google_call(what, "error")
-            raise Unavailable(f"{what}: {exc.__class__.__name__}") from None
-        metrics.google_call(what, response.status_code)
+        with calling(what):
+            response: requests.Response = self._bytes.request(  # type: ignore[no-untyped-call]
+                method, url, timeout=self._settings.http_timeout_s, **kwargs
+            )
         if response.status_code < 300:
             metrics.moved_bytes(
                 "downloaded" if method == "GET" else "uploaded", len(response.content or kwargs.get("data") or b"")

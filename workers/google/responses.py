@@ -1,13 +1,26 @@
-"""Google's HTTP answers translated into darkroom's error tree, exactly once."""
+"""Google's HTTP answers and transport failures translated into darkroom's error tree, here and only here.
+
+Every caller in workers.google wraps its request in `calling(what)`: an error status becomes the tree's leaf
+for it, a transport failure (timeout, reset, DNS) becomes Unavailable, and each call is counted by endpoint.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+import google.auth.exceptions
+import httplib2
+import requests
+from googleapiclient.errors import HttpError
+
+from workers import metrics
 from workers.errors import BadRequest, DarkroomError, MediaGone, RateLimited, Unavailable
+
+_TRANSPORT_ERRORS = (requests.RequestException, httplib2.HttpLib2Error, google.auth.exceptions.TransportError, OSError)
 
 
 def message_of(body: bytes | str) -> str:
@@ -44,5 +57,22 @@ def error_for(what: str, status: int, headers: Mapping[str, str], body: bytes | 
 
 
 def check(what: str, status: int, headers: Mapping[str, str], body: bytes | str) -> None:
+    """Count the answer, and raise the tree's leaf for an error status."""
+    metrics.google_call(what, status)
     if status >= 400:
         raise error_for(what, status, headers, body)
+
+
+@contextlib.contextmanager
+def calling(what: str) -> Iterator[None]:
+    """Translate whatever the request in the block raises; the block counts its own successful answers."""
+    try:
+        yield
+    except DarkroomError:
+        raise
+    except HttpError as exc:
+        metrics.google_call(what, exc.resp.status)
+        raise error_for(what, exc.resp.status, dict(exc.resp), exc.content) from None
+    except _TRANSPORT_ERRORS as exc:
+        metrics.google_call(what, "error")
+        raise Unavailable(f"{what}: {exc.__class__.__name__}") from None

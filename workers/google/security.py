@@ -43,3 +43,13 @@ def verify_security_event(settings: Settings, token: str) -> dict[str, Any]:
         raise BadSecurityToken("invalid_issuer", "the event is not from Google") from exc
     except jwt.InvalidTokenError as exc:
         raise BadSecurityToken("invalid_request", f"the event token is invalid: {exc.__class__.__name__}") from exc
+
+
+def subject_of(claims: dict[str, Any]) -> tuple[str, str | None]:
+    """(event type, sub) of a verified security event token."""
+    events = claims.get("events") or {}
+    if not isinstance(events, dict) or not events:
+        return "", None
+    event_type, body = next(iter(events.items()))
+    subject = body.get("subject", {}) if isinstance(body, dict) else {}
+    return str(event_type), subject.get("sub") if isinstance(subject, dict) else None

@@ -1,4 +1,3 @@
-"""The system of record: SQLAlchemy models, the token vault and the repository functions.
-
-Only this package imports SQLAlchemy.
+"""The system of record: SQLAlchemy models, states, one module per table, the vault and its registry of secret
+columns. Only this package imports SQLAlchemy; database errors leave it as workers.errors.Unavailable.
 """

@@ -8,18 +8,36 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from workers.errors import Unavailable
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
-# What a database call raises when the database cannot do it (down, locked, no such table): callers outside
-# workers.store catch this name and never import SQLAlchemy themselves.
-StoreError = SQLAlchemyError
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """The database boundary: a database that cannot do what was asked (down, locked, out of connections, no
+    such table) is Unavailable, here, once. A conflicting row (IntegrityError) stays for the store's own
+    functions to read: it answers a question ("was it there already?"), it is no outage."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (DBAPIError, PoolTimeout) as exc:
+        raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+
+
+def changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 class Database:
@@ -41,10 +59,11 @@ class Database:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        self.engine  # noqa: B018 - creates the session factory
-        assert self._sessions is not None
-        with self._sessions.begin() as session:
-            yield session
+        with translated():
+            self.engine  # noqa: B018 - creates the session factory
+            assert self._sessions is not None
+            with self._sessions.begin() as session:
+                yield session
 
     def insert_many_new(self, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
         """INSERT rows (values in `columns` order) ... ON CONFLICT DO NOTHING RETURNING the key of each new row:
@@ -63,11 +82,15 @@ class Database:
             params: Sequence[Any] = [list(column) for column in zip(*converted, strict=True)]
         else:
             params = [value for row in converted for value in row]
+        with translated():
+            return self._execute_raw(sql, params)
+
+    def _execute_raw(self, sql: str, params: Sequence[Any]) -> list[Any]:
         engine = self.engine
         dbapi_error = engine.dialect.loaded_dbapi.Error
         pooled = engine.raw_connection()
         try:
-            driver = pooled.driver_connection
+            driver: Any = pooled.driver_connection
             _set_autocommit(driver, True)
             try:
                 return [row[0] for row in driver.execute(sql, params).fetchall()]
@@ -104,7 +127,7 @@ class Database:
     def migrate(self) -> None:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as connection:
+        with translated(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -117,7 +140,7 @@ class Database:
 
 def _set_autocommit(driver: Any, on: bool) -> None:
     if isinstance(driver, sqlite3.Connection):
-        driver.isolation_level = None if on else ""  # "" is sqlite3's default: BEGIN before a change
+        driver.isolation_level = None if on else ""  # type: ignore[assignment] # "": BEGIN before a change
     else:
         driver.autocommit = on  # psycopg
 

@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from workers.store.db import Database
 from workers.store.models import Album, Grant, Item, Submission
+from workers.store.sealed import GRANT_ACCESS, GRANT_REFRESH
+from workers.store.states import AlbumPurpose, GrantState
 from workers.store.vault import Vault
 
 PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
@@ -25,10 +27,6 @@ class Access:
         return f"Access(expires_at={self.expires_at!r})"
 
 
-def _context(sub: str, kind: str) -> str:
-    return f"grant:{sub}:{kind}"
-
-
 def get(db: Database, sub: str) -> Grant | None:
     with db.session() as s:
         return s.get(Grant, sub)
@@ -41,7 +39,7 @@ def save_exchange(
     sub: str,
     claims: dict[str, Any],
     scopes: tuple[str, ...],
-    state: str,
+    state: GrantState,
     access: Access,
     refresh_token: str | None,
 ) -> bool:
@@ -54,10 +52,10 @@ def save_exchange(
         grant.state, grant.scopes = state, " ".join(scopes)
         for claim in PROFILE_CLAIMS:
             setattr(grant, claim, claims.get(claim))
-        grant.access_secret = vault.encrypt(access.token, _context(sub, "access"))
+        grant.access_secret = GRANT_ACCESS.seal(vault, sub, access.token)
         grant.access_expires_at = access.expires_at
         if refresh_token:
-            grant.refresh_secret = vault.encrypt(refresh_token, _context(sub, "refresh"))
+            grant.refresh_secret = GRANT_REFRESH.seal(vault, sub, refresh_token)
         s.add(grant)
         return grant.refresh_secret is not None
 
@@ -66,32 +64,32 @@ def access_of(db: Database, vault: Vault, sub: str) -> Access | None:
     grant = get(db, sub)
     if grant is None or grant.access_secret is None or grant.access_expires_at is None:
         return None
-    return Access(vault.decrypt(grant.access_secret, _context(sub, "access")), grant.access_expires_at)
+    return Access(GRANT_ACCESS.open(vault, sub, grant.access_secret), grant.access_expires_at)
 
 
 def refresh_token_of(db: Database, vault: Vault, sub: str) -> str | None:
     grant = get(db, sub)
     if grant is None or grant.refresh_secret is None:
         return None
-    return vault.decrypt(grant.refresh_secret, _context(sub, "refresh"))
+    return GRANT_REFRESH.open(vault, sub, grant.refresh_secret)
 
 
 def store_refresh(
     db: Database, vault: Vault, sub: str, access: Access, refresh_token: str | None, scopes: tuple[str, ...]
 ) -> None:
     values: dict[str, Any] = {
-        "access_secret": vault.encrypt(access.token, _context(sub, "access")),
+        "access_secret": GRANT_ACCESS.seal(vault, sub, access.token),
         "access_expires_at": access.expires_at,
     }
     if refresh_token:  # Google may rotate it; "none" never overwrites the one we hold
-        values["refresh_secret"] = vault.encrypt(refresh_token, _context(sub, "refresh"))
+        values["refresh_secret"] = GRANT_REFRESH.seal(vault, sub, refresh_token)
     if scopes:
         values["scopes"] = " ".join(scopes)
     with db.session() as s:
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
 
 
-def set_state(db: Database, sub: str, state: str, *, drop_tokens: bool = False) -> None:
+def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = False) -> None:
     values: dict[str, Any] = {"state": state}
     if drop_tokens:
         values.update(access_secret=None, access_expires_at=None, refresh_secret=None)
@@ -99,17 +97,17 @@ def set_state(db: Database, sub: str, state: str, *, drop_tokens: bool = False) 
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
 
 
-def album_of(db: Database, sub: str, purpose: str) -> str | None:
+def album_of(db: Database, sub: str, purpose: AlbumPurpose) -> str | None:
     with db.session() as s:
         return s.scalar(select(Album.album_id).where(Album.sub == sub, Album.purpose == purpose))
 
 
-def drop_album(db: Database, sub: str, purpose: str) -> None:
+def drop_album(db: Database, sub: str, purpose: AlbumPurpose) -> None:
     with db.session() as s:
         s.execute(delete(Album).where(Album.sub == sub, Album.purpose == purpose))
 
 
-def save_album(db: Database, sub: str, purpose: str, title: str, album_id: str) -> str:
+def save_album(db: Database, sub: str, purpose: AlbumPurpose, title: str, album_id: str) -> str:
     """Keep the album id; when another worker saved one first, theirs wins and is returned."""
     try:
         with db.session() as s:
@@ -126,7 +124,7 @@ def forget(db: Database, sub: str) -> None:
         if grant is not None:
             for column in ("refresh_secret", "access_secret", "access_expires_at", *PROFILE_CLAIMS):
                 setattr(grant, column, None)
-            grant.scopes, grant.state = "", "deleted"
+            grant.scopes, grant.state = "", GrantState.DELETED
         s.execute(delete(Item).where(Item.sub == sub))
         s.execute(delete(Album).where(Album.sub == sub))
         s.execute(update(Submission).where(Submission.sub == sub).values(sub=None))

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from workers.store.db import Database
+from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
+from workers.store.sealed import ITEM_UPLOAD
+from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, ItemState, SourceKind
 from workers.store.vault import Vault
 
-FINAL = ("done", "failed")
+FINAL = ITEM_FINAL
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Source:
     mime_type: str
 
 
-def add(db: Database, submission_id: str, sub: str, source: str, recipe: str, found: list[Source]) -> list[str]:
+def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: str, found: list[Source]) -> list[str]:
     """Ledger rows for what was found; an item already in the ledger keeps its row. Returns unfinished ids."""
     with db.session() as s:
         existing = {
@@ -45,7 +47,7 @@ def add(db: Database, submission_id: str, sub: str, source: str, recipe: str, fo
                     source=source,
                     source_media_id=f.media_id,
                     recipe=recipe,
-                    state="queued",
+                    state=ItemState.QUEUED,
                 )
                 s.add(row)
                 existing[f.media_id] = row
@@ -60,7 +62,7 @@ def get(db: Database, item_id: str) -> Item | None:
         return s.get(Item, item_id)
 
 
-def set_state(db: Database, item_id: str, state: str, **fields: Any) -> None:
+def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> None:
     with db.session() as s:
         s.execute(update(Item).where(Item.id == item_id).values(state=state, **fields))
 
@@ -74,13 +76,15 @@ def count_attempt(db: Database, item_id: str) -> int:
 def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
     with db.session() as s:
         query = update(Item).where(Item.id == item_id, Item.state.not_in(FINAL))
-        s.execute(query.values(state="failed", error_code=error_code, error_detail=detail[:500]))
+        s.execute(query.values(state=ItemState.FAILED, error_code=error_code, error_detail=detail[:500]))
 
 
 def fail_user(db: Database, sub: str, error_code: str, detail: str) -> int:
     with db.session() as s:
         query = update(Item).where(Item.sub == sub, Item.state.not_in(FINAL))
-        return s.execute(query.values(state="failed", error_code=error_code, error_detail=detail[:500])).rowcount
+        return changed(
+            s.execute(query.values(state=ItemState.FAILED, error_code=error_code, error_detail=detail[:500]))
+        )
 
 
 def unfinished(db: Database, submission_id: str) -> int:
@@ -89,20 +93,16 @@ def unfinished(db: Database, submission_id: str) -> int:
         return len(list(s.scalars(query)))
 
 
-def _upload_context(item_id: str) -> str:
-    return f"item:{item_id}:upload"
-
-
 def record_upload(db: Database, vault: Vault, item_id: str, upload_token: str, output_bytes: int) -> None:
-    sealed = vault.encrypt(upload_token, _upload_context(item_id))
-    set_state(db, item_id, "uploaded", upload_secret=sealed, uploaded_at=utcnow(), output_bytes=output_bytes)
+    sealed = ITEM_UPLOAD.seal(vault, item_id, upload_token)
+    set_state(db, item_id, ItemState.UPLOADED, upload_secret=sealed, uploaded_at=utcnow(), output_bytes=output_bytes)
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
-    return vault.decrypt(item.upload_secret, _upload_context(item.id)) if item.upload_secret else None
+    return ITEM_UPLOAD.open(vault, item.id, item.upload_secret) if item.upload_secret else None
 
 
-def in_state(db: Database, sub: str, state: str, limit: int | None = None) -> list[Item]:
+def in_state(db: Database, sub: str, state: ItemState, limit: int | None = None) -> list[Item]:
     with db.session() as s:
         query = select(Item).where(Item.sub == sub, Item.state == state).order_by(Item.created_at).limit(limit)
         return list(s.scalars(query))
@@ -111,16 +111,16 @@ def in_state(db: Database, sub: str, state: str, limit: int | None = None) -> li
 def claim(db: Database, item_ids: list[str]) -> None:
     """Mark items as handed to batchCreate: from here the outcome is uncertain until recorded."""
     with db.session() as s:
-        s.execute(update(Item).where(Item.id.in_(item_ids)).values(state="creating"))
+        s.execute(update(Item).where(Item.id.in_(item_ids)).values(state=ItemState.CREATING))
 
 
 def created(db: Database, item_id: str, output_media_id: str) -> None:
-    set_state(db, item_id, "done", output_media_id=output_media_id, upload_secret=None, base_url=None)
+    set_state(db, item_id, ItemState.DONE, output_media_id=output_media_id, upload_secret=None, base_url=None)
 
 
 def requeue(db: Database, item_id: str) -> None:
     """Back to the start: the upload token is gone or unusable, so the photo is uploaded again."""
-    set_state(db, item_id, "queued", upload_secret=None, uploaded_at=None)
+    set_state(db, item_id, ItemState.QUEUED, upload_secret=None, uploaded_at=None)
 
 
 def stale(db: Database, before: datetime) -> list[Item]:
@@ -136,10 +136,10 @@ def touch(db: Database, item_ids: list[str]) -> None:
 def in_progress(db: Database, sub: str) -> bool:
     """Whether the user has items still on their way to an upload."""
     with db.session() as s:
-        query = select(Item.id).where(Item.sub == sub, Item.state.in_(("queued", "downloaded"))).limit(1)
+        query = select(Item.id).where(Item.sub == sub, Item.state.in_(ITEM_BEFORE_UPLOAD)).limit(1)
         return s.scalar(query) is not None
 
 
 def retry(db: Database, item_id: str) -> None:
     """A failed item back to the start, with a fresh delivery count."""
-    set_state(db, item_id, "queued", attempts=0, error_code=None, error_detail=None, upload_secret=None)
+    set_state(db, item_id, ItemState.QUEUED, attempts=0, error_code=None, error_detail=None, upload_secret=None)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from workers.store.db import Database
 from workers.store.models import Grant, Item, Submission
+from workers.store.states import SUBMISSION_OPEN, ItemState, SubmissionStatus
 
 
 def counts(db: Database) -> dict[str, dict[str, int]]:
@@ -22,12 +23,15 @@ def counts(db: Database) -> dict[str, dict[str, int]]:
 def recent_failures(db: Database, limit: int) -> list[dict[str, Any]]:
     with db.session() as s:
         failed_items = s.scalars(
-            select(Item).where(Item.state == "failed").order_by(Item.updated_at.desc()).limit(limit)
+            select(Item).where(Item.state == ItemState.FAILED).order_by(Item.updated_at.desc()).limit(limit)
         )
         failed_submissions = s.scalars(
-            select(Submission).where(Submission.status == "failed").order_by(Submission.updated_at.desc()).limit(limit)
+            select(Submission)
+            .where(Submission.status == SubmissionStatus.FAILED)
+            .order_by(Submission.updated_at.desc())
+            .limit(limit)
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"kind": "item", "id": i.id, "error": i.error_code, "detail": i.error_detail, "at": i.updated_at}
             for i in failed_items
         ]
@@ -47,5 +51,5 @@ def item_counts_for(db: Database, subs: list[str]) -> dict[str, int]:
 
 def submissions_pending_for(db: Database, subs: list[str]) -> int:
     with db.session() as s:
-        waiting = Submission.status.in_(("queued", "exchanging", "awaiting_pick", "processing"))
+        waiting = Submission.status.in_(SUBMISSION_OPEN)
         return s.scalar(select(func.count()).select_from(Submission).where(Submission.sub.in_(subs), waiting)) or 0

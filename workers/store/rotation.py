@@ -1,16 +1,18 @@
-"""Key rotation: re-encrypt every secret under the vault's first key, and re-key the code lookup hashes.
-
-After it has run, the old keys can be dropped from DARKROOM_TOKEN_KEYS.
+"""Key rotation: re-encrypt every registered secret column under the vault's first key, and re-key the code
+lookup hashes. After it has run, the old keys can be dropped from DARKROOM_TOKEN_KEYS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workers.store.db import Database
-from workers.store.models import Grant, Submission
+from workers.store.models import Submission
+from workers.store.sealed import SECRET_COLUMNS, SUBMISSION_CODE, SecretColumn
 from workers.store.vault import Vault
 
 
@@ -23,22 +25,25 @@ class Rotated:
 def rotate(db: Database, vault: Vault) -> Rotated:
     done = Rotated()
     with db.session() as s:
-        for grant in s.scalars(select(Grant)):
-            for column, kind in (("refresh_secret", "refresh"), ("access_secret", "access")):
-                _reseal(vault, grant, column, f"grant:{grant.sub}:{kind}", done)
+        for secret in SECRET_COLUMNS:
+            _reseal_column(s, vault, secret, done)
         for submission in s.scalars(select(Submission).where(Submission.code_secret.is_not(None))):
-            context = f"submission:{submission.id}:code"
-            _reseal(vault, submission, "code_secret", context, done)
-            submission.code_hash = vault.lookup_hashes(vault.decrypt(submission.code_secret, context))[0]  # type: ignore[arg-type]
+            code = SUBMISSION_CODE.open(vault, submission.id, str(submission.code_secret))
+            submission.code_hash = vault.lookup_hashes(code)[0]
     return done
 
 
-def _reseal(vault: Vault, row: object, column: str, context: str, done: Rotated) -> None:
-    sealed = getattr(row, column)
-    if sealed is None:
-        return
+def _reseal_column(s: Session, vault: Vault, secret: SecretColumn, done: Rotated) -> None:
+    column = getattr(secret.model, secret.column)
+    for row in s.scalars(select(secret.model).where(column.is_not(None))):
+        _reseal(vault, secret, row, done)
+
+
+def _reseal(vault: Vault, secret: SecretColumn, row: Any, done: Rotated) -> None:
+    sealed = getattr(row, secret.column)
     if vault.is_current(sealed):
         done.already_current += 1
         return
-    setattr(row, column, vault.encrypt(vault.decrypt(sealed, context), context))
+    key = secret.key_of(row)
+    setattr(row, secret.column, secret.seal(vault, key, secret.open(vault, key, sealed)))
     done.secrets += 1

@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from workers.store.db import Database
 from workers.store.models import Grant, Item
+from workers.store.states import GrantState, ItemState, SourceKind
 
 
 @dataclass(frozen=True)
 class Selection:
     user: str | None
-    source: str
+    source: SourceKind
     since: datetime.datetime | None
     failed: bool
     stale_recipe: bool
@@ -22,12 +23,12 @@ class Selection:
 
 def active_users(db: Database) -> list[str]:
     with db.session() as s:
-        return list(s.scalars(select(Grant.sub).where(Grant.state == "active").order_by(Grant.sub)))
+        return list(s.scalars(select(Grant.sub).where(Grant.state == GrantState.ACTIVE).order_by(Grant.sub)))
 
 
 def failed_items(db: Database, selection: Selection, subs: list[str]) -> list[Item]:
     with db.session() as s:
-        query = select(Item).where(Item.state == "failed", Item.sub.in_(subs), Item.source == selection.source)
+        query = select(Item).where(Item.state == ItemState.FAILED, Item.sub.in_(subs), Item.source == selection.source)
         if selection.since:
             query = query.where(Item.created_at >= selection.since)
         return list(s.scalars(query.order_by(Item.created_at)))
@@ -35,5 +36,5 @@ def failed_items(db: Database, selection: Selection, subs: list[str]) -> list[It
 
 def users_with_stale_recipe(db: Database, subs: list[str], recipe: str) -> list[str]:
     with db.session() as s:
-        query = select(Item.sub).where(Item.sub.in_(subs), Item.state == "done", Item.recipe != recipe)
-        return sorted(set(s.scalars(query.where(Item.source == "inbox"))))
+        query = select(Item.sub).where(Item.sub.in_(subs), Item.state == ItemState.DONE, Item.recipe != recipe)
+        return sorted(set(s.scalars(query.where(Item.source == SourceKind.INBOX))))

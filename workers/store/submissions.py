@@ -5,19 +5,23 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 
-from workers.store.db import Database
+from workers.store.db import Database, changed
 from workers.store.models import Item, Submission, utcnow
+from workers.store.sealed import SUBMISSION_CODE
+from workers.store.states import (
+    SUBMISSION_BEFORE_ITEMS,
+    SUBMISSION_FINAL,
+    SUBMISSION_OPEN,
+    SourceKind,
+    SubmissionStatus,
+)
 from workers.store.vault import Vault
 
-FINAL = ("done", "failed")
-
-
-def _code_context(submission_id: str) -> str:
-    return f"submission:{submission_id}:code"
+FINAL = SUBMISSION_FINAL
 
 
 def record(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
@@ -46,13 +50,13 @@ _SET_AT_INGEST = ("id", "code_hash", "code_secret", "source", "status", "created
 def _new_row(vault: Vault, code_hash: str, code: str, source: str) -> tuple[Any, ...]:
     """A new submission's values, in _SET_AT_INGEST order."""
     submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
-    secret = vault.encrypt(code, _code_context(submission_id))
+    secret = SUBMISSION_CODE.seal(vault, submission_id, code)
     now = utcnow()
-    return (submission_id, code_hash, secret, source, "queued", now, now)
+    return (submission_id, code_hash, secret, source, SubmissionStatus.QUEUED.value, now, now)
 
 
 def _insert(db: Database, rows: list[tuple[Any, ...]]) -> list[str]:
-    return db.insert_many_new(Submission.__table__, _SET_AT_INGEST, rows)
+    return db.insert_many_new(cast(Table, Submission.__table__), _SET_AT_INGEST, rows)
 
 
 def _ids_by_hash(db: Database, hashes: set[str]) -> dict[str, str]:
@@ -91,7 +95,7 @@ def code_of(db: Database, vault: Vault, submission_id: str) -> str | None:
     row = get(db, submission_id)
     if row is None or row.code_secret is None:
         return None
-    return vault.decrypt(row.code_secret, _code_context(submission_id))
+    return SUBMISSION_CODE.open(vault, submission_id, row.code_secret)
 
 
 def update_fields(db: Database, submission_id: str, **fields: Any) -> None:
@@ -99,18 +103,24 @@ def update_fields(db: Database, submission_id: str, **fields: Any) -> None:
         s.execute(update(Submission).where(Submission.id == submission_id).values(**fields))
 
 
-def move(db: Database, submission_id: str, from_states: tuple[str, ...], to_state: str, **fields: Any) -> bool:
+def move(
+    db: Database,
+    submission_id: str,
+    from_states: tuple[SubmissionStatus, ...],
+    to_state: SubmissionStatus,
+    **fields: Any,
+) -> bool:
     """Compare-and-set the status: True when this caller made the move."""
     with db.session() as s:
         query = update(Submission).where(Submission.id == submission_id, Submission.status.in_(from_states))
-        return s.execute(query.values(status=to_state, **fields)).rowcount == 1
+        return changed(s.execute(query.values(status=to_state, **fields))) == 1
 
 
 def fail(db: Database, submission_id: str, error_code: str, detail: str, missing: list[str] | None = None) -> None:
     fields = {"error_code": error_code, "error_detail": detail[:500], "code_secret": None}
     if missing is not None:
         fields["missing_scopes"] = " ".join(missing)
-    move(db, submission_id, ("queued", "exchanging", "awaiting_pick", "processing"), "failed", **fields)
+    move(db, submission_id, SUBMISSION_OPEN, SubmissionStatus.FAILED, **fields)
 
 
 def fail_user(db: Database, sub: str, error_code: str, detail: str) -> list[str]:
@@ -133,7 +143,7 @@ def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     counts = item_counts(db, submission_id)
-    error = None
+    error: dict[str, Any] | None = None
     if row.error_code:
         error = {"code": row.error_code, "detail": row.error_detail}
         if row.missing_scopes:
@@ -142,7 +152,7 @@ def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
         "submission_id": row.id,
         "status": row.status,
         "source": row.source,
-        "picker_uri": row.picker_uri if row.status == "awaiting_pick" else None,
+        "picker_uri": row.picker_uri if row.status == SubmissionStatus.AWAITING_PICK else None,
         "counts": {"total": sum(counts.values()), **counts},
         "error": error,
         "created_at": _iso(row.created_at),
@@ -157,7 +167,7 @@ def _iso(at: datetime | None) -> str | None:
 def stale(db: Database, before: datetime) -> list[Submission]:
     """Submissions still on their way whose row has not moved since `before` (items are swept on their own)."""
     with db.session() as s:
-        waiting = Submission.status.in_(("queued", "exchanging", "awaiting_pick"))
+        waiting = Submission.status.in_(SUBMISSION_BEFORE_ITEMS)
         return list(s.scalars(select(Submission).where(waiting, Submission.updated_at < before)))
 
 
@@ -167,10 +177,10 @@ def touch(db: Database, submission_id: str) -> None:
 
 def processing_ids(db: Database) -> list[str]:
     with db.session() as s:
-        return list(s.scalars(select(Submission.id).where(Submission.status == "processing")))
+        return list(s.scalars(select(Submission.id).where(Submission.status == SubmissionStatus.PROCESSING)))
 
 
-def open_internal(db: Database, sub: str, source: str, since: datetime | None) -> str:
+def open_internal(db: Database, sub: str, source: SourceKind, since: datetime | None) -> str:
     """A submission with no code, opened by darkroom itself (batch reprocessing) to carry a fan-out."""
     submission_id = secrets.token_hex(16)
     with db.session() as s:
@@ -180,7 +190,7 @@ def open_internal(db: Database, sub: str, source: str, since: datetime | None) -
                 code_hash=f"internal:{submission_id}",
                 code_secret=None,
                 source=source,
-                status="exchanging",
+                status=SubmissionStatus.EXCHANGING,
                 sub=sub,
                 since=since,
             )

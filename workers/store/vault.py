@@ -14,9 +14,9 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from workers.errors import VaultError
 
-class VaultError(Exception):
-    """A ciphertext that no configured key opens, or that was moved to another row."""
+__all__ = ["Vault", "VaultError", "new_key"]
 
 
 def new_key() -> str:

@@ -47,26 +47,15 @@ def test_one_submission_per_code_and_the_code_is_encrypted(store):
 def test_missing_refresh_token_never_overwrites_the_stored_one(store):
     db, vault = store
     claims = {"email": "a@example.com", "name": "A B"}
-    grants.save_exchange(
-        db,
-        vault,
-        sub="42",
-        claims=claims,
-        scopes=("s",),
-        state="active",
-        access=Access("ya29.first", LATER),
-        refresh_token="1//0refresh",
-    )
-    has_refresh = grants.save_exchange(
-        db,
-        vault,
-        sub="42",
-        claims=claims,
-        scopes=("s",),
-        state="active",
-        access=Access("ya29.second", LATER),
-        refresh_token=None,
-    )
+
+    def save(access: str, refresh_token: str | None) -> bool:
+        return grants.save_exchange(
+            db, vault, sub="42", claims=claims, scopes=("s",), state="active", access=Access(access, LATER),
+            refresh_token=refresh_token,
+        )  # fmt: skip
+
+    save("ya29.first", "1//0refresh")
+    has_refresh = save("ya29.second", None)
     assert has_refresh and grants.refresh_token_of(db, vault, "42") == "1//0refresh"
     grants.store_refresh(db, vault, "42", Access("ya29.third", LATER), None, ())
     assert grants.refresh_token_of(db, vault, "42") == "1//0refresh"

@@ -1,0 +1,126 @@
+"""The darkroom command, run as a real process."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from PIL import Image
+
+from emulator import photos
+from tests.support.processes import DARKROOM, ROOT, Processes, cli, free_port, wait_http
+from workers.store.vault import new_key
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return cli(*args, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout_s=120)
+
+
+def test_keys_new_prints_a_32_byte_urlsafe_key():
+    result = run("keys", "new")
+    assert result.returncode == 0
+    assert len(base64.urlsafe_b64decode(result.stdout.strip())) == 32
+
+
+def test_enhance_a_file_and_a_directory(tmp_path):
+    (tmp_path / "in").mkdir()
+    for n in range(2):
+        (tmp_path / "in" / f"p{n}.jpg").write_bytes(photos.jpeg(200, 150, seed=n, orientation=6))
+    (tmp_path / "in" / "notes.txt").write_text("not a photo")
+    single = run("enhance", str(tmp_path / "in" / "p0.jpg"), str(tmp_path / "one.jpg"))
+    assert single.returncode == 0
+    with Image.open(tmp_path / "one.jpg") as result:
+        assert result.size == (200, 150)
+    many = run("enhance", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert many.returncode == 0 and "[2/2]" in many.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]
+
+
+def test_enhance_fails_with_a_one_line_reason(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    result = run("enhance", str(tmp_path / "bad.jpg"), str(tmp_path / "out.jpg"))
+    assert result.returncode == 1 and "not a readable photo" in result.stderr
+    missing = run("enhance", str(tmp_path / "nothing"), str(tmp_path / "out.jpg"))
+    assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0 and "does not exist" in missing.stderr
+
+
+def test_serve_refuses_to_start_without_token_keys(tmp_path):
+    result = run(
+        "serve", env={"DARKROOM_TOKEN_KEYS": "", "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, cwd=tmp_path
+    )
+    assert result.returncode == 1 and "darkroom keys new" in result.stderr
+
+
+def test_serve_runs_web_and_workers_in_one_process(tmp_path):
+    port = free_port()
+    env = {
+        "DARKROOM_TOKEN_KEYS": new_key(),
+        "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "DARKROOM_REDIS_URL": "",
+        "REDIS_URL": "",
+        "PORT": str(port),
+    }
+    processes = Processes(tmp_path, env)
+    try:
+        processes.start("serve", " ".join(DARKROOM[:2]) + ' "from workers.cli import main; main()" serve')
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        import requests
+
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready == {"ready": True, "database": True, "broker": True}
+    finally:
+        processes.stop_all()
+
+
+def test_migrate_brings_the_schema_up(tmp_path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    assert run("migrate", env={"DARKROOM_DATABASE_URL": url}).returncode == 0
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as connection:
+        tables = set(sqlalchemy.inspect(connection).get_table_names())
+    engine.dispose()
+    assert {"submissions", "grants", "items", "albums", "alembic_version"} <= tables
+
+
+def test_png_input_is_fine(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 48), (10, 20, 30, 128)).save(buffer, "PNG")
+    (tmp_path / "a.png").write_bytes(buffer.getvalue())
+    assert run("enhance", str(tmp_path / "a.png"), str(tmp_path / "a.jpg")).returncode == 0
+
+
+def test_sweep_resends_stuck_work_through_redis(tmp_path, redis_url):
+    import redis
+
+    from settings import Settings
+    from workers.store import submissions
+    from workers.store.db import Database
+    from workers.store.vault import Vault
+
+    url, key = f"sqlite:///{tmp_path}/sweep.db", new_key()
+    db = Database(url)
+    db.migrate()
+    vault = Vault(Settings(_env_file=None, token_keys=key).token_key_bytes())
+    stuck, _ = submissions.record(db, vault, "4/0Aa-code-the-broker-lost-0123456789", "picker")
+    db.dispose()
+    env = {
+        "DARKROOM_DATABASE_URL": url,
+        "DARKROOM_TOKEN_KEYS": key,
+        "DARKROOM_REDIS_URL": redis_url,
+        "DARKROOM_STALE_AFTER_S": "0",
+    }
+    result = run("sweep", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 exchange_code" in result.stdout
+    client = redis.Redis.from_url(redis_url)
+    [message] = [json.loads(m) for m in client.hvals("dramatiq:exchange.msgs")]
+    client.close()
+    assert message["actor_name"] == "exchange_code" and message["args"] == [stuck]
+    without_redis = run("sweep", env={**env, "DARKROOM_REDIS_URL": "", "REDIS_URL": ""})
+    assert without_redis.returncode == 1 and "DARKROOM_REDIS_URL" in without_redis.stderr

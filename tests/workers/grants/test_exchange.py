@@ -1,0 +1,89 @@
+"""The exchange use case, one test per outcome, against the emulator on a StubBroker."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from emulator.world import APPCREATED, APPENDONLY, PICKER_SCOPE
+from tests.support.google import redeem
+from tests.support.stub import exchanged, posted
+from workers.context import Context
+from workers.errors import CodeRejected, GrantRevoked, Misconfigured, RateLimited, ScopeMissing, Unavailable
+from workers.grants import exchange
+from workers.store import grants, submissions
+from workers.store.states import GrantState, SubmissionStatus
+
+
+def test_a_code_becomes_an_active_grant_and_the_picker_is_next(uc, admin):
+    done = exchanged(uc, admin)
+    grant = grants.get(uc.ctx.db, done.sub)
+    assert grant is not None and grant.state == GrantState.ACTIVE and grant.email == done.user["email"]
+    assert uc.sent("open_picker") == [(done.submission_id,)]
+    row = submissions.get(uc.ctx.db, done.submission_id)
+    assert row is not None and row.code_secret is None and row.sub == done.sub
+
+
+def test_an_inbox_code_scans_the_inbox_next(uc, admin):
+    done = exchanged(uc, admin, source="inbox")
+    assert uc.sent("scan_inbox") == [(done.submission_id,)] and uc.sent("open_picker") == []
+
+
+def test_a_redelivered_exchange_redeems_nothing(uc, admin):
+    done = exchanged(uc, admin)
+    exchange.exchange(uc.ctx, done.submission_id)
+    assert admin.counts()["oauth.token.authorization_code"] == 1 and len(uc.sent("open_picker")) == 1
+
+
+def test_a_redeemed_code_is_rejected_and_forgotten(uc, admin, emulator):
+    done = posted(uc, admin)
+    code = submissions.code_of(uc.ctx.db, uc.ctx.vault, done.submission_id)
+    assert code is not None and redeem(emulator.url, code).status_code == 200
+    with pytest.raises(CodeRejected):
+        exchange.exchange(uc.ctx, done.submission_id)
+    assert submissions.code_of(uc.ctx.db, uc.ctx.vault, done.submission_id) is None
+
+
+def test_fewer_scopes_than_the_source_needs_is_scope_missing(uc, admin):
+    done = posted(uc, admin, granted=["openid", "email", "profile", APPENDONLY, APPCREATED])
+    with pytest.raises(ScopeMissing) as raised:
+        exchange.exchange(uc.ctx, done.submission_id)
+    assert raised.value.missing == [PICKER_SCOPE]
+    assert grants.get(uc.ctx.db, done.sub).state == GrantState.INSUFFICIENT_SCOPE  # type: ignore[union-attr]
+    assert uc.sent("open_picker") == []
+
+
+def test_no_refresh_token_and_none_stored_is_grant_revoked(uc, admin):
+    user = admin.add_user()
+    admin.mint_code(user["sub"])  # consent happened before: the next code carries no refresh token
+    submission_id, _ = submissions.record(uc.ctx.db, uc.ctx.vault, admin.mint_code(user["sub"]), "picker")
+    with pytest.raises(GrantRevoked):
+        exchange.exchange(uc.ctx, submission_id)
+    assert grants.get(uc.ctx.db, user["sub"]).state == GrantState.REVOKED  # type: ignore[union-attr]
+
+
+def test_a_client_secret_google_refuses_is_misconfigured(uc, admin, settings):
+    done = posted(uc, admin)
+    wrong = uc.ctx.settings.model_copy(update={"google_client_secret": SecretStr("not-the-secret")})
+    ctx = Context(wrong)
+    with pytest.raises(Misconfigured):
+        exchange.exchange(ctx, done.submission_id)
+
+
+def test_a_token_endpoint_outage_keeps_the_code_for_the_retry(uc, admin):
+    done = posted(uc, admin)
+    admin.inject_fault("oauth.token.authorization_code", status=503)
+    with pytest.raises(Unavailable):
+        exchange.exchange(uc.ctx, done.submission_id)
+    row = submissions.get(uc.ctx.db, done.submission_id)
+    assert row is not None and row.status == SubmissionStatus.EXCHANGING and row.code_secret is not None
+    exchange.exchange(uc.ctx, done.submission_id)  # the retry
+    assert uc.sent("open_picker") == [(done.submission_id,)]
+
+
+def test_a_429_from_the_token_endpoint_is_rate_limited_with_googles_delay(uc, admin):
+    done = posted(uc, admin)
+    admin.inject_fault("oauth.token.authorization_code", status=429, retry_after_s=42)
+    with pytest.raises(RateLimited) as raised:
+        exchange.exchange(uc.ctx, done.submission_id)
+    assert raised.value.delay_s == 42

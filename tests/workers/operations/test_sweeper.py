@@ -1,0 +1,42 @@
+"""The sweeper finds in the database what the broker lost, and sends it again."""
+
+from __future__ import annotations
+
+import datetime
+
+from tests.support.stub import exchanged, picked, posted
+from workers.operations import sweeper
+from workers.store import items, submissions
+from workers.store.models import Item, Submission
+
+
+def _age(uc, model, row_id: str) -> None:
+    long_ago = datetime.datetime(2000, 1, 1)
+    with uc.ctx.db.session() as s:
+        s.get(model, row_id).updated_at = long_ago
+
+
+def test_a_code_never_enqueued_is_sent_to_the_exchange(uc, admin):
+    done = posted(uc, admin)
+    _age(uc, Submission, done.submission_id)
+    assert sweeper.sweep(uc.ctx) == {"exchange_code": 1}
+    assert uc.sent("exchange_code") == [(done.submission_id,)]
+    assert submissions.get(uc.ctx.db, done.submission_id).updated_at.year > 2000  # type: ignore[union-attr]
+
+
+def test_an_exchanged_code_whose_picker_was_lost_opens_it(uc, admin):
+    done = exchanged(uc, admin)
+    uc.stub.flush_all()
+    _age(uc, Submission, done.submission_id)
+    assert sweeper.sweep(uc.ctx) == {"open_picker": 1} and uc.sent("open_picker") == [(done.submission_id,)]
+
+
+def test_a_stuck_item_is_sent_again_and_one_delivered_too_often_given_up(uc, admin):
+    done, [first, second] = picked(uc, admin, photos=2)
+    with uc.ctx.db.session() as s:
+        s.get(Item, second).attempts = uc.ctx.settings.max_deliveries
+    for item_id in (first, second):
+        _age(uc, Item, item_id)
+    assert sweeper.sweep(uc.ctx) == {"process_item": 1, "gave_up": 1}
+    assert uc.sent("process_item") == [(first,)] and uc.sent("create_items") == [(done.sub,)]
+    assert items.get(uc.ctx.db, second).error_code == "gave_up"  # type: ignore[union-attr]

@@ -1,0 +1,55 @@
+"""Album items from uploads: one batchCreate per batch, exactly once, a refused album made anew."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.stub import picked
+from workers.errors import Unavailable
+from workers.photos import batches, upload
+from workers.store import grants, items, submissions
+from workers.store.states import AlbumPurpose, ItemState, SubmissionStatus
+
+
+def uploaded(uc, admin, photos: int):
+    done, item_ids = picked(uc, admin, photos=photos)
+    for item_id in item_ids:
+        upload.upload_item(uc.ctx, item_id)
+    uc.stub.flush_all()
+    return done, item_ids
+
+
+def test_uploaded_items_go_into_the_album_in_one_call_and_the_submission_is_done(uc, admin):
+    done, item_ids = uploaded(uc, admin, photos=3)
+    batches.create_album_items(uc.ctx, done.sub)
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    [album] = admin.state()["albums"]
+    assert len(album["items"]) == 3 and admin.counts()["library.mediaItems.batchCreate"] == 1
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE  # type: ignore[union-attr]
+
+
+def test_a_batch_asked_for_twice_creates_nothing_twice(uc, admin):
+    done, _ = uploaded(uc, admin, photos=2)
+    batches.create_album_items(uc.ctx, done.sub)
+    batches.create_album_items(uc.ctx, done.sub)
+    assert admin.counts()["library.mediaItems.batchCreate"] == 1 and len(admin.state()["albums"][0]["items"]) == 2
+
+
+def test_an_uncertain_batch_is_settled_from_the_album_without_a_second_create(uc, admin):
+    done, item_ids = uploaded(uc, admin, photos=2)
+    batches.create_album_items(uc.ctx, done.sub)
+    for item_id in item_ids:  # as if the worker died between batchCreate and its bookkeeping
+        items.set_state(uc.ctx.db, item_id, ItemState.CREATING)
+    batches.create_album_items(uc.ctx, done.sub)
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert admin.counts()["library.mediaItems.batchCreate"] == 1
+
+
+def test_a_refused_album_is_forgotten_and_the_retry_finishes_the_items(uc, admin):
+    done, item_ids = uploaded(uc, admin, photos=1)
+    admin.inject_fault("library.mediaItems.batchCreate", status=400)
+    with pytest.raises(Unavailable):
+        batches.create_album_items(uc.ctx, done.sub)
+    assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is None
+    batches.create_album_items(uc.ctx, done.sub)  # the retry
+    assert items.get(uc.ctx.db, item_ids[0]).state == ItemState.DONE  # type: ignore[union-attr]

@@ -1,0 +1,55 @@
+"""The Picker source: open, poll at Google's interval, fan out; an expired session and a 429 as the tree says."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.stub import exchanged
+from workers.errors import PickerExpired, RateLimited
+from workers.photos import picker
+from workers.store import grants, submissions
+from workers.store.states import AlbumPurpose, SubmissionStatus
+
+
+def test_opening_the_picker_shows_its_link_and_polls_it(uc, admin):
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    view = submissions.status_view(uc.ctx.db, done.submission_id)
+    assert view is not None and view["status"] == SubmissionStatus.AWAITING_PICK
+    assert view["picker_uri"].startswith(admin.url)
+    assert uc.sent("poll_picker") == [(done.submission_id,)]
+
+
+def test_a_session_not_picked_yet_is_polled_again(uc, admin):
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    uc.stub.flush_all()
+    picker.poll_picker(uc.ctx, done.submission_id)
+    assert uc.sent("poll_picker") == [(done.submission_id,)] and uc.sent("process_item") == []
+
+
+def test_a_pick_becomes_one_item_message_each_and_the_target_album(uc, admin):
+    done = exchanged(uc, admin, photos=3)
+    picker.open_picker(uc.ctx, done.submission_id)
+    admin.pick(sub=done.sub)
+    picker.poll_picker(uc.ctx, done.submission_id)
+    assert len(uc.sent("process_item")) == 3
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.PROCESSING  # type: ignore[union-attr]
+    assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is not None
+
+
+def test_a_session_gone_before_the_pick_is_picker_expired(uc, admin):
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    admin.inject_fault("picker.sessions.get", status=404)
+    with pytest.raises(PickerExpired):
+        picker.poll_picker(uc.ctx, done.submission_id)
+
+
+def test_a_429_while_polling_is_rate_limited_with_googles_delay(uc, admin):
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    admin.inject_fault("picker.sessions.get", status=429, retry_after_s=31)
+    with pytest.raises(RateLimited) as raised:
+        picker.poll_picker(uc.ctx, done.submission_id)
+    assert raised.value.delay_s == 31

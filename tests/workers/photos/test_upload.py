@@ -1,0 +1,57 @@
+"""Uploading one item: each step checks the ledger first, so a redelivery does only what is left."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.stub import picked
+from workers.errors import GaveUp, UnusableImage
+from workers.photos import upload
+from workers.store import items
+from workers.store.states import ItemState
+
+
+def test_an_item_is_downloaded_enhanced_and_uploaded_then_its_batch_asked_for(uc, admin):
+    done, [item_id] = picked(uc, admin, photos=1)
+    upload.upload_item(uc.ctx, item_id)
+    item = items.get(uc.ctx.db, item_id)
+    assert item is not None and item.state == ItemState.UPLOADED and item.upload_secret is not None
+    assert uc.sent("create_items") == [(done.sub,)]
+    assert admin.counts()["library.uploads"] == 1
+
+
+def test_a_redelivered_item_uploads_nothing_more(uc, admin):
+    _, [item_id] = picked(uc, admin, photos=1)
+    upload.upload_item(uc.ctx, item_id)
+    upload.upload_item(uc.ctx, item_id)
+    assert admin.counts()["library.uploads"] == 1 and admin.counts()["content.download"] == 1
+
+
+def test_bytes_that_are_no_photo_are_an_unusable_image(uc, admin, emulator):
+    user = admin.add_user(photos=0)
+    emulator.google.add_media(user["sub"], "broken.jpg", "image/jpeg", b"not a jpeg at all", 1, 1)
+    _, [item_id] = picked(uc, admin, user=user)
+    with pytest.raises(UnusableImage):
+        upload.upload_item(uc.ctx, item_id)
+    assert "library.uploads" not in admin.counts()
+
+
+def test_an_expired_base_url_is_fetched_anew_from_the_picker_session(uc, admin):
+    admin.set_lifetimes(base_url_s=0.5)
+    _, [item_id] = picked(uc, admin, photos=1)
+    time.sleep(0.6)  # the base URL the ledger holds has expired
+    before = items.get(uc.ctx.db, item_id).base_url  # type: ignore[union-attr]
+    upload.upload_item(uc.ctx, item_id)
+    item = items.get(uc.ctx.db, item_id)
+    assert item is not None and item.state == ItemState.UPLOADED and item.base_url != before
+    assert [r["status"] for r in admin.requests() if r["endpoint"] == "content.download"] == [403, 200]
+
+
+def test_an_item_delivered_too_often_is_given_up(uc, admin):
+    _, [item_id] = picked(uc, admin, photos=1)
+    for _ in range(uc.ctx.settings.max_deliveries):
+        items.count_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
+    with pytest.raises(GaveUp):
+        upload.upload_item(uc.ctx, item_id)

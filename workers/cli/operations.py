@@ -1,0 +1,54 @@
+"""`darkroom status` and `darkroom sweep`: what the pipeline is doing, and a sweep by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from settings import Settings
+from workers.errors import ConfigurationError
+
+
+def status(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.operations import report
+
+    found = report.report(Context(settings))
+    if args.json:
+        print(json.dumps(found, indent=2, default=str))
+        return 0
+    for queue, depth in found.get("queues", {}).items():
+        print(
+            f"queue {queue:12s} ready {depth['ready']:6d}  delayed {depth['delayed']:6d}  "
+            f"in flight {depth['in_flight']:6d}  dead {depth['dead']:6d}"
+        )
+    if "broker" in found:
+        print(f"broker: {found['broker']}")
+    for kind in ("grants", "submissions", "items"):
+        print(f"{kind:12s} " + (", ".join(f"{k} {v}" for k, v in sorted(found[kind].items())) or "none"))
+    for failure in found["recent_failures"]:
+        print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
+    return 0
+
+
+def sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.operations import sweeper
+    from workers.queue import broker
+
+    if not settings.redis_url:
+        raise ConfigurationError(
+            "sweep sends work to the broker: set DARKROOM_REDIS_URL (the embedded server sweeps itself)"
+        )
+    broker.setup(settings)
+    done = sweeper.sweep(Context(settings))
+    print("nothing was stuck" if not done else "sent again: " + ", ".join(f"{n} {kind}" for kind, n in done.items()))
+    return 0
+
+
+def register(sub: Any) -> None:
+    command = sub.add_parser("status", help="queues, grants, items and recent failures")
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(run=status)
+    sub.add_parser("sweep", help="re-enqueue stuck work once").set_defaults(run=sweep)

@@ -1,0 +1,69 @@
+"""The exchange use case: a submission's code becomes a verified, stored grant, then work for its source."""
+
+from __future__ import annotations
+
+import logging
+
+from settings import SOURCE_SCOPES
+from workers import metrics
+from workers.context import Context
+from workers.errors import CodeRejected, GrantRevoked, ScopeMissing
+from workers.google import oauth
+from workers.grants import tokens
+from workers.queue import messages
+from workers.store import grants, submissions
+from workers.store.states import GrantState, SourceKind, SubmissionStatus
+
+log = logging.getLogger(__name__)
+_EXCHANGEABLE = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING)
+
+
+def exchange(ctx: Context, submission_id: str) -> None:
+    """Redeem, verify, check scopes, store, enqueue. A redelivered message finds the code gone and stops."""
+    if not submissions.move(ctx.db, submission_id, _EXCHANGEABLE, SubmissionStatus.EXCHANGING):
+        return
+    code = submissions.code_of(ctx.db, ctx.vault, submission_id)
+    if code is None:
+        return
+    try:
+        answer = oauth.exchange_code(ctx.settings, code)
+    except CodeRejected:
+        submissions.update_fields(ctx.db, submission_id, code_secret=None)  # single-use: it is dead now
+        raise
+    submissions.update_fields(ctx.db, submission_id, code_secret=None)
+    if not answer.id_token:
+        raise CodeRejected("no ID token came back: request the openid, email and profile scopes")
+    claims = oauth.verify_id_token(ctx.settings, answer.id_token)
+    row = submissions.get(ctx.db, submission_id)
+    source = SourceKind(row.source if row else SourceKind.PICKER)
+    _store(ctx, submission_id, claims, answer, source)
+    if source == SourceKind.PICKER:
+        messages.open_picker(submission_id)
+    else:
+        messages.scan_inbox(submission_id)
+    metrics.code_exchanged()
+    log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
+
+
+def _store(
+    ctx: Context, submission_id: str, claims: dict[str, object], answer: oauth.TokenResponse, source: SourceKind
+) -> None:
+    sub = str(claims["sub"])
+    missing = [s for s in SOURCE_SCOPES[source] if s not in answer.scopes]
+    state = GrantState.INSUFFICIENT_SCOPE if missing else GrantState.ACTIVE
+    has_refresh = grants.save_exchange(
+        ctx.db,
+        ctx.vault,
+        sub=sub,
+        claims=claims,
+        scopes=answer.scopes,
+        state=state,
+        access=tokens.usable(answer, ctx.settings.access_token_margin_s),
+        refresh_token=answer.refresh_token,
+    )
+    submissions.update_fields(ctx.db, submission_id, sub=sub)
+    if missing:
+        raise ScopeMissing(missing)
+    if not has_refresh:
+        grants.set_state(ctx.db, sub, GrantState.REVOKED, drop_tokens=True)
+        raise GrantRevoked("Google sent no refresh token and none is stored: sign in again with prompt=consent")

@@ -1,0 +1,98 @@
+"""Access tokens for a user: cached until shortly before expiry, refreshed single-flight across processes.
+
+N workers that find one user's token expired take the same lock; the first refreshes, the others re-read
+and use its result, so Google sees one refresh (issue #4).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from workers import metrics
+from workers.context import Context
+from workers.errors import GrantRevoked
+from workers.google import oauth
+from workers.google.photos import Photos, UserCredentials, user_credentials
+from workers.store import grants, items, submissions
+from workers.store.grants import Access
+from workers.store.states import GrantState
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _fresh(access: Access | None) -> bool:
+    return access is not None and access.expires_at > _now()
+
+
+def usable(answer: oauth.TokenResponse, margin_s: int) -> Access:
+    """The token with the time until which darkroom uses it: `margin_s` before Google's expiry, or halfway
+    there for a short-lived token, so a lifetime shorter than the margin never makes every call refresh."""
+    lifetime = (answer.expires_at - _now()).total_seconds()
+    return Access(answer.access_token, answer.expires_at - datetime.timedelta(seconds=min(margin_s, lifetime / 2)))
+
+
+def access_for(ctx: Context, sub: str) -> Access:
+    _require_active(ctx, sub)
+    access = grants.access_of(ctx.db, ctx.vault, sub)
+    if _fresh(access):
+        assert access is not None
+        return access
+    return refresh(ctx, sub, stale=access.token if access else None)
+
+
+def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
+    """Refresh once for everyone: under the user's lock, re-read, and only refresh if still stale."""
+    with ctx.locks.hold(f"refresh:{sub}"):
+        _require_active(ctx, sub)
+        access = grants.access_of(ctx.db, ctx.vault, sub)
+        if access is not None and access.token != stale and _fresh(access):
+            return access
+        refresh_token = grants.refresh_token_of(ctx.db, ctx.vault, sub)
+        if refresh_token is None:
+            raise GrantRevoked("no refresh token is stored for this user")
+        try:
+            answer = oauth.refresh_access(ctx.settings, refresh_token)
+        except GrantRevoked:
+            revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
+            raise
+        metrics.refreshed()
+        fresh = usable(answer, ctx.settings.access_token_margin_s)
+        grants.store_refresh(ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes)
+        log.info("refreshed access token", extra={"sub": sub})
+        return fresh
+
+
+def revoke_locally(ctx: Context, sub: str, detail: str) -> None:
+    """The grant is dead: mark it, drop its tokens, and stop the user's queued work."""
+    grants.set_state(ctx.db, sub, GrantState.REVOKED, drop_tokens=True)
+    stopped = items.fail_user(ctx.db, sub, GrantRevoked.error_code, detail)
+    submissions.fail_user(ctx.db, sub, GrantRevoked.error_code, detail)
+    log.warning("grant revoked; stopped %d queued items", stopped, extra={"sub": sub})
+
+
+def _require_active(ctx: Context, sub: str) -> None:
+    grant = grants.get(ctx.db, sub)
+    if grant is None or grant.state != GrantState.ACTIVE:
+        raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
+
+
+def credentials_for(ctx: Context, sub: str) -> UserCredentials:
+    """google-auth credentials for `sub` whose every refresh goes through `refresh` (single-flight)."""
+    access = access_for(ctx, sub)
+
+    def on_rejected() -> tuple[str, datetime.datetime]:
+        # Expired, or Google refused the token we sent (401): refresh past it.
+        renewed = refresh(ctx, sub, stale=credentials.token)
+        return renewed.token, renewed.expires_at
+
+    credentials = user_credentials(access.token, access.expires_at, on_rejected)
+    return credentials
+
+
+def photos_for(ctx: Context, sub: str) -> Photos:
+    return Photos(ctx.settings, credentials_for(ctx, sub))

@@ -1,0 +1,38 @@
+"""What the pipeline is doing, for `darkroom status`: queues in Redis, grants, items and recent failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.context import Context
+from workers.queue import connection, deadletters, table
+from workers.store import items, reports, submissions
+
+
+def report(ctx: Context) -> dict[str, Any]:
+    out: dict[str, Any] = {"broker": "embedded (in process)"}
+    if ctx.settings.redis_url:
+        client = connection.client(ctx.settings.redis_url)
+        out = {"queues": deadletters.depths(client)}
+        client.close()
+    out.update(reports.counts(ctx.db))
+    out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
+    return out
+
+
+def dead_letter_reason(ctx: Context) -> deadletters.ReasonOf:
+    """Why a dead letter died: what its give-up recorded on the row its actor names, else dramatiq's traceback."""
+
+    def reason_of(message: dict[str, Any]) -> str:
+        subject = table.ACTORS[message["actor_name"]].subject if message.get("actor_name") in table.ACTORS else None
+        args = message.get("args") or [""]
+        row: Any = None
+        if subject == table.Subject.SUBMISSION:
+            row = submissions.get(ctx.db, str(args[0]))
+        elif subject == table.Subject.ITEM:
+            row = items.get(ctx.db, str(args[0]))
+        if row is not None and row.error_code:
+            return f"{row.error_code}: {row.error_detail or ''}"[:300]
+        return deadletters.traceback_reason(message)
+
+    return reason_of

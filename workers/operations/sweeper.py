@@ -1,0 +1,72 @@
+"""The sweeper: the database is the system of record, so whatever the broker lost or never delivered
+(a SIGKILLed worker's messages, a Redis restart, a failed retry-enqueue) is found there and sent again.
+
+It re-enqueues work that has not moved for `stale_after_s`, and gives up on items delivered
+`max_deliveries` times without finishing (a photo that keeps killing its worker is not retried forever).
+Re-enqueueing is always safe: every step checks the ledger first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import Counter
+
+from workers.context import Context
+from workers.errors import GaveUp
+from workers.photos import completion
+from workers.queue import messages
+from workers.store import items, submissions
+from workers.store.models import Item, Submission, utcnow
+from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatus
+
+log = logging.getLogger(__name__)
+
+
+def sweep(ctx: Context) -> Counter[str]:
+    """Look once; return what was sent again, by kind."""
+    cutoff = utcnow() - datetime.timedelta(seconds=ctx.settings.stale_after_s)
+    done: Counter[str] = Counter()
+    for row in submissions.stale(ctx.db, cutoff):
+        done[_resend_submission(row)] += 1
+        submissions.touch(ctx.db, row.id)
+    users: set[str] = set()
+    for item in items.stale(ctx.db, cutoff):
+        done[_resend_item(ctx, item, users)] += 1
+    for submission_id in submissions.processing_ids(ctx.db):
+        completion.finish_if_complete(ctx, submission_id)
+    done.pop("", None)
+    if done:
+        log.warning("sweeper sent stuck work again: %s", dict(done))
+    return done
+
+
+def _resend_submission(row: Submission) -> str:
+    if row.code_secret is not None and row.status in (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING):
+        messages.exchange_code(row.id)
+        return "exchange_code"
+    if row.status == SubmissionStatus.EXCHANGING and row.sub is not None:
+        actor = "open_picker" if row.source == SourceKind.PICKER else "scan_inbox"
+        messages.send(actor, row.id)
+        return actor
+    if row.status == SubmissionStatus.AWAITING_PICK:
+        messages.poll_picker(row.id, delay_ms=0)
+        return "poll_picker"
+    return ""
+
+
+def _resend_item(ctx: Context, item: Item, users: set[str]) -> str:
+    if item.attempts >= ctx.settings.max_deliveries:
+        detail = f"gave up after {item.attempts} deliveries without finishing (the photo may crash workers)"
+        items.fail(ctx.db, item.id, GaveUp.error_code, detail)
+        messages.create_items(item.sub)  # the user's other photos may have been waiting for this one
+        return "gave_up"
+    items.touch(ctx.db, [item.id])
+    if item.state in ITEM_BEFORE_UPLOAD:
+        messages.process_item(item.id)
+        return "process_item"
+    if item.sub not in users:
+        users.add(item.sub)
+        messages.create_items(item.sub)
+        return "create_items"
+    return ""

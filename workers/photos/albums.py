@@ -1,0 +1,25 @@
+"""The user's target album: created once and its id kept; when the user deletes it, a new one is made."""
+
+from __future__ import annotations
+
+from workers.context import Context
+from workers.google.photos import Photos
+from workers.store import grants
+from workers.store.states import AlbumPurpose
+
+
+def ensure_target_album(ctx: Context, photos: Photos, sub: str) -> str:
+    """The user's target album, created once: ours on record, else one we created earlier, else a new one."""
+    album_id = grants.album_of(ctx.db, sub, AlbumPurpose.TARGET)
+    if album_id:
+        return album_id
+    title = ctx.settings.target_album_title
+    with ctx.locks.hold(f"album:{sub}"):
+        album_id = (
+            grants.album_of(ctx.db, sub, AlbumPurpose.TARGET) or photos.find_album(title) or photos.create_album(title)
+        )
+        return grants.save_album(ctx.db, sub, AlbumPurpose.TARGET, title, album_id)
+
+
+def forget_target_album(ctx: Context, sub: str) -> None:
+    grants.drop_album(ctx.db, sub, AlbumPurpose.TARGET)

@@ -1,0 +1,107 @@
+"""Album items from uploads: one batchCreate for up to 49 of a user's uploaded items, one batch at a time per
+user. An item found in `creating` had a batchCreate whose outcome is unknown (a crash, a timeout): its marker
+is searched in the album before anything is created again, so a redelivery never makes a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+
+from workers import metrics
+from workers.context import Context
+from workers.errors import BadRequest, Unavailable
+from workers.google.photos import MAX_BATCH, NewItem, Photos
+from workers.grants import tokens
+from workers.photos import albums, completion
+from workers.photos.upload import output_name
+from workers.queue import messages
+from workers.store import items
+from workers.store.models import Item, utcnow
+from workers.store.states import ItemState
+
+log = logging.getLogger(__name__)
+MARKER = re.compile(r"\[darkroom:([0-9a-f]{32})\]")
+UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
+
+
+def marker(item_id: str) -> str:
+    return f"[darkroom:{item_id}]"
+
+
+def create_album_items(ctx: Context, sub: str) -> None:
+    """One batchCreate for the user's uploaded items, serialized per user; more batches follow by message."""
+    with ctx.locks.hold(f"create:{sub}", timeout_s=120), tokens.photos_for(ctx, sub) as photos:
+        album_id = albums.ensure_target_album(ctx, photos, sub)
+        try:
+            settled = _settle_uncertain(ctx, photos, sub, album_id)
+            batch = [i for i in items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH) if _usable(ctx, i)]
+            if batch and not _worth_a_call(ctx, sub, batch):
+                batch = []  # more uploads are coming and will ask again; this bounds the wait if they do not
+                messages.create_items(sub, delay_ms=int(ctx.settings.batch_wait_s * 1000))
+            if batch:
+                items.claim(ctx.db, [i.id for i in batch])
+                _create_batch(ctx, photos, album_id, batch)
+        except BadRequest:
+            # Most likely the user deleted the target album in Google Photos: make a new one next time.
+            albums.forget_target_album(ctx, sub)
+            raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
+    if items.in_state(ctx.db, sub, ItemState.UPLOADED, 1):
+        messages.create_items(sub)
+    for submission_id in {i.submission_id for i in settled + batch}:
+        completion.finish_if_complete(ctx, submission_id)
+
+
+def _worth_a_call(ctx: Context, sub: str, batch: list[Item]) -> bool:
+    """batchCreate is one API call for up to 49 items: wait for a full batch unless nothing more is on its
+    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02)."""
+    if len(batch) >= MAX_BATCH or not items.in_progress(ctx.db, sub):
+        return True
+    oldest = min(i.uploaded_at for i in batch if i.uploaded_at is not None)
+    return (utcnow() - oldest).total_seconds() >= ctx.settings.batch_wait_s
+
+
+def _usable(ctx: Context, item: Item) -> bool:
+    """An upload token older than Google keeps it would only fail in batchCreate: upload again instead."""
+    if item.uploaded_at is None or utcnow() - item.uploaded_at > UPLOAD_TOKEN_LIFETIME:
+        items.requeue(ctx.db, item.id)
+        messages.process_item(item.id)
+        return False
+    return True
+
+
+def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> list[Item]:
+    """Items left in `creating`: those the album already holds are done, the others go back to `uploaded`."""
+    uncertain = items.in_state(ctx.db, sub, ItemState.CREATING)
+    if not uncertain:
+        return []
+    found = {
+        m.group(1): i["id"] for i in photos.album_items(album_id) if (m := MARKER.search(i.get("description", "")))
+    }
+    for item in uncertain:
+        if item.id in found:
+            items.created(ctx.db, item.id, found[item.id])
+        else:
+            items.set_state(ctx.db, item.id, ItemState.UPLOADED)
+    log.info("settled %d uncertain items, %d already in the album", len(uncertain), len(found), extra={"sub": sub})
+    return uncertain
+
+
+def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[Item]) -> None:
+    new = [NewItem(items.upload_token_of(ctx.vault, i) or "", output_name(i.filename), _description(i)) for i in batch]
+    results = photos.batch_create(album_id, new)  # a timeout or 5xx raises: the items stay `creating`
+    for item, result in zip(batch, results, strict=True):
+        if result.media_id is not None:
+            items.created(ctx.db, item.id, result.media_id)
+            metrics.photo_finished(ItemState.DONE)
+        elif item.attempts < ctx.settings.max_deliveries:
+            items.requeue(ctx.db, item.id)  # an upload token Google no longer takes: upload again
+            messages.process_item(item.id)
+        else:
+            items.fail(ctx.db, item.id, BadRequest.error_code, f"batchCreate refused the item: {result.error}")
+    log.info("batchCreate of %d items", len(batch), extra={"sub": batch[0].sub})
+
+
+def _description(item: Item) -> str:
+    return f"Enhanced by darkroom, recipe {item.recipe}, from {item.filename} {marker(item.id)}"

@@ -1,0 +1,60 @@
+"""Fan-out: what a source found becomes one ledger row and one `process_item` message per photo. Also where an
+item's expired base URL is fetched anew, from the source it came from."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from workers.context import Context
+from workers.errors import MediaGone
+from workers.google.photos import Photos
+from workers.photos import albums, completion
+from workers.queue import messages
+from workers.store import items, submissions
+from workers.store.items import Source
+from workers.store.models import Item
+from workers.store.states import SourceKind, SubmissionStatus
+
+log = logging.getLogger(__name__)
+_FANNING_OUT = (SubmissionStatus.AWAITING_PICK, SubmissionStatus.EXCHANGING)
+
+
+def fan_out(
+    ctx: Context, photos: Photos, submission_id: str, sub: str, source: SourceKind, found: list[Source]
+) -> None:
+    albums.ensure_target_album(ctx, photos, sub)
+    pending = items.add(ctx.db, submission_id, sub, source, ctx.settings.recipe, found)
+    submissions.move(ctx.db, submission_id, _FANNING_OUT, SubmissionStatus.PROCESSING)
+    for item_id in pending:
+        messages.process_item(item_id)
+    log.info("fanned out %d items", len(pending), extra={"submission_id": submission_id})
+    completion.finish_if_complete(ctx, submission_id)
+
+
+def fresh_base_url(ctx: Context, photos: Photos, item: Item) -> str | None:
+    """A new base URL for an item whose old one expired: from its picker session while that lives, or
+    from the Library for app-created (inbox) items. None when the item can no longer be reached."""
+    try:
+        if item.source == SourceKind.PICKER:
+            row = submissions.get(ctx.db, item.submission_id)
+            if row is None or row.picker_session_id is None:
+                return None
+            found = [p for p in photos.picked_items(row.picker_session_id) if p.get("id") == item.source_media_id]
+            return picked(found[0]).base_url if found else None
+        return str(photos.media_item(item.source_media_id)["baseUrl"])
+    except MediaGone:
+        return None
+
+
+def picked(item: dict[str, Any]) -> Source:
+    """A Picker `PickedMediaItem` as a ledger source."""
+    media = item["mediaFile"]
+    return Source(str(item["id"]), media["baseUrl"], media.get("filename", "photo.jpg"), media.get("mimeType", ""))
+
+
+def library_item(item: dict[str, Any]) -> Source:
+    """A Library `MediaItem` (of an app-created album) as a ledger source."""
+    return Source(
+        str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")), str(item.get("mimeType", ""))
+    )

@@ -1,0 +1,64 @@
+"""The Picker source: open a session for the user to pick in, poll it at Google's interval, fan out the pick."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from workers.context import Context
+from workers.errors import MediaGone, PickerExpired
+from workers.grants import tokens
+from workers.photos import fanout
+from workers.queue import messages
+from workers.store import submissions
+from workers.store.states import SourceKind, SubmissionStatus
+
+
+def open_picker(ctx: Context, submission_id: str) -> None:
+    row = submissions.get(ctx.db, submission_id)
+    if row is None or row.status != SubmissionStatus.EXCHANGING or row.sub is None:
+        return
+    with tokens.photos_for(ctx, row.sub) as photos:
+        session = photos.create_picker_session()
+    submissions.move(
+        ctx.db,
+        submission_id,
+        (SubmissionStatus.EXCHANGING,),
+        SubmissionStatus.AWAITING_PICK,
+        picker_session_id=session["id"],
+        picker_uri=session["pickerUri"],
+        picker_expires_at=parse_time(session.get("expireTime")),
+    )
+    messages.poll_picker(submission_id, _interval_ms(session))
+
+
+def poll_picker(ctx: Context, submission_id: str) -> None:
+    """One look at the session: not picked yet, poll again later; picked, ledger rows and messages."""
+    row = submissions.get(ctx.db, submission_id)
+    if row is None or row.status != SubmissionStatus.AWAITING_PICK or row.sub is None or not row.picker_session_id:
+        return
+    with tokens.photos_for(ctx, row.sub) as photos:
+        try:
+            session = photos.get_picker_session(row.picker_session_id)
+        except MediaGone:
+            raise PickerExpired("the picker session expired before the user picked") from None
+        if not session.get("mediaItemsSet"):
+            submissions.touch(ctx.db, submission_id)  # alive: the sweeper leaves a polled submission alone
+            messages.poll_picker(submission_id, _interval_ms(session))
+            return
+        found = [fanout.picked(p) for p in photos.picked_items(row.picker_session_id)]
+        fanout.fan_out(ctx, photos, submission_id, row.sub, SourceKind.PICKER, found)
+
+
+def _interval_ms(session: dict[str, Any]) -> int:
+    config = session.get("pollingConfig") or {}
+    raw = str(config.get("pollInterval", "5s")) if isinstance(config, dict) else "5s"
+    return max(500, int(float(raw.rstrip("s") or 5) * 1000))
+
+
+def parse_time(value: object) -> datetime.datetime | None:
+    """An RFC 3339 time from Google as naive UTC, as darkroom's columns keep times."""
+    if not isinstance(value, str):
+        return None
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(datetime.UTC).replace(tzinfo=None)

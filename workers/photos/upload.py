@@ -1,0 +1,60 @@
+"""Uploading one item: download the original, enhance it, upload the bytes, and keep Google's upload token.
+
+Every step checks the item's ledger row first and records what it did after (workers.store.states.ItemState),
+so a redelivered message does only what is left; the album item is made later, in batches (batches.py).
+"""
+
+from __future__ import annotations
+
+import pipelines
+from workers.context import Context
+from workers.errors import GaveUp, MediaGone, UnusableImage
+from workers.google.photos import Photos
+from workers.grants import tokens
+from workers.photos import fanout
+from workers.queue import messages
+from workers.store import items
+from workers.store.models import Item
+from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
+
+
+def upload_item(ctx: Context, item_id: str) -> None:
+    item = items.get(ctx.db, item_id)
+    if item is None or item.state in items.FINAL:
+        return
+    # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
+    if items.count_attempt(ctx.db, item_id) > ctx.settings.max_deliveries:
+        raise GaveUp(f"delivered more than {ctx.settings.max_deliveries} times without finishing")
+    if item.state in ITEM_BEFORE_UPLOAD:
+        with tokens.photos_for(ctx, item.sub) as photos:
+            _upload(ctx, photos, item)
+    messages.create_items(item.sub, delay_ms=ctx.settings.create_batch_delay_ms)
+
+
+def _upload(ctx: Context, photos: Photos, item: Item) -> None:
+    original = _download(ctx, photos, item)
+    items.set_state(ctx.db, item.id, ItemState.DOWNLOADED, input_bytes=len(original))
+    try:
+        enhanced = pipelines.enhance_bytes(original, item.recipe)
+    except pipelines.DecodeError as exc:
+        raise UnusableImage(str(exc)) from None
+    upload_token = photos.upload(enhanced.data, enhanced.mime_type, output_name(item.filename))
+    items.record_upload(ctx.db, ctx.vault, item.id, upload_token, len(enhanced.data))
+
+
+def _download(ctx: Context, photos: Photos, item: Item) -> bytes:
+    """The original; a base URL that expired (they live about an hour) is fetched anew once."""
+    assert item.base_url is not None
+    try:
+        return photos.download(item.base_url)
+    except MediaGone:
+        fresh = fanout.fresh_base_url(ctx, photos, item)
+        if fresh is None:
+            raise
+        items.set_state(ctx.db, item.id, ItemState(item.state), base_url=fresh)
+        return photos.download(fresh)
+
+
+def output_name(filename: str | None) -> str:
+    stem = (filename or "photo").rsplit(".", 1)[0]
+    return f"{stem}-darkroom.jpg"

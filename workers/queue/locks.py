@@ -1,0 +1,65 @@
+"""Named locks and claims: in Redis across processes and machines, or in process for the embedded default.
+
+A lock that cannot be had in time, or a Redis out of reach, is Unavailable: the work is retried later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+from redis.exceptions import RedisError
+
+from workers.errors import Unavailable
+from workers.queue.connection import client, translated
+
+
+class Locks:
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis = client(redis_url) if redis_url else None
+        self._local: dict[str, threading.Lock] = {}
+        self._claims: dict[str, float] = {}
+        self._guard = threading.Lock()
+
+    def claim(self, name: str, ttl_s: float) -> bool:
+        """True for the one caller, cluster-wide, that claims `name` in a window of `ttl_s` seconds."""
+        if self._redis is not None:
+            with translated(f"claim {name}"):
+                return bool(self._redis.set(f"darkroom:claim:{name}", "1", nx=True, px=int(ttl_s * 1000)))
+        with self._guard:
+            now = time.monotonic()
+            if self._claims.get(name, 0.0) > now:
+                return False
+            self._claims[name] = now + ttl_s
+            return True
+
+    @contextlib.contextmanager
+    def hold(self, name: str, timeout_s: float = 60.0) -> Iterator[None]:
+        """Hold `name`; a holder that dies releases it after `timeout_s`."""
+        if self._redis is None:
+            with self._held_here(name, timeout_s):
+                yield
+            return
+        lock = self._redis.lock(f"darkroom:lock:{name}", timeout=timeout_s, blocking_timeout=timeout_s)
+        with translated(f"lock {name}"):
+            acquired = lock.acquire()
+        if not acquired:
+            raise Unavailable(f"lock {name} not acquired in {timeout_s} s")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RedisError):  # expired meanwhile, or Redis gone: it frees itself
+                lock.release()
+
+    @contextlib.contextmanager
+    def _held_here(self, name: str, timeout_s: float) -> Iterator[None]:
+        with self._guard:
+            lock = self._local.setdefault(name, threading.Lock())
+        if not lock.acquire(timeout=timeout_s):
+            raise Unavailable(f"lock {name} not acquired in {timeout_s} s")
+        try:
+            yield
+        finally:
+            lock.release()

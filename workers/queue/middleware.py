@@ -1,0 +1,110 @@
+"""darkroom's dramatiq middleware, one job each: retry budgets from Settings, recording a give-up, and the
+periodic sweep. Imports no use case: a give-up handler arrives as the actor option `on_give_up`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from settings import Settings
+from workers.errors import PermanentError, TransientError
+from workers.queue import table
+
+log = logging.getLogger(__name__)
+GiveUpHandler = Callable[[tuple[Any, ...], BaseException | None], None]
+
+
+def retry_policy(transient_budget: int) -> Callable[[int, BaseException], bool]:
+    """Permanent: never. Transient (and dramatiq.Retry): up to the budget. An unknown bug: once."""
+
+    def should_retry(retries: int, exc: BaseException) -> bool:
+        if isinstance(exc, PermanentError):
+            return False
+        if isinstance(exc, TransientError | dramatiq.Retry):
+            return retries < transient_budget
+        return retries < 1
+
+    return should_retry
+
+
+class Budgets(Middleware):
+    """Give each actor, as it is declared, the queue's budget from the actor table and Settings, so dramatiq's
+    default of 20 retries over about 30 days is never used and tests can shorten every wait."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def before_declare_actor(self, broker: Any, actor: Any) -> None:
+        if actor.actor_name not in table.ACTORS:
+            return  # not darkroom's (a test's probe): dramatiq's options as given
+        spec = table.spec(actor.actor_name)
+        min_backoff, max_backoff = spec.budget.backoff_ms(self.settings)
+        actor.options.update(
+            retry_when=retry_policy(spec.budget.transient_retries(self.settings)),
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            time_limit=spec.budget.time_limit_ms,
+        )
+        if spec.expires:
+            actor.options["max_age"] = self.settings.exchange_max_age_ms
+
+
+class GiveUp(Middleware):
+    """When a message fails for good (retries spent, permanent error, too old), call its actor's `on_give_up`
+    with the message's arguments and the exception, to record why in the database."""
+
+    @property
+    def actor_options(self) -> set[str]:
+        return {"on_give_up"}
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        if exception is not None and message.failed:
+            self._record(broker, message, exception)
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        if message.failed:
+            self._record(broker, message, None)
+
+    def _record(self, broker: Any, message: Any, exception: BaseException | None) -> None:
+        handler: GiveUpHandler | None = broker.get_actor(message.actor_name).options.get("on_give_up")
+        if handler is None:
+            return
+        try:
+            handler(tuple(message.args), exception)
+        except Exception:
+            log.exception("could not record the failure of message %s", message.message_id)
+
+
+class Periodic(Middleware):
+    """Every `interval_s`, each worker process that consumes the actor's queue sends one message to it (the
+    sweep); the actor makes sure only one of those in the deployment does the work each time."""
+
+    def __init__(self, interval_s: float, actor_name: str = "sweep") -> None:
+        self.interval_s = interval_s
+        self.spec = table.spec(actor_name)
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        only = worker.consumer_whitelist  # the --queues a worker was started with, or None for all
+        consumes = not only or self.spec.queue in only
+        if consumes and self.spec.name in broker.actors:
+            self._stop.clear()
+            threading.Thread(target=self._loop, args=(broker,), name="darkroom-periodic", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+
+    def _loop(self, broker: Any) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                message: dramatiq.Message[None] = dramatiq.Message(
+                    queue_name=self.spec.queue, actor_name=self.spec.name, args=(), kwargs={}, options={}
+                )
+                broker.enqueue(message)
+            except Exception:
+                log.exception("could not send the periodic %s; trying again in %.0f s", self.spec.name, self.interval_s)

@@ -1,0 +1,51 @@
+"""Every state a row can be in, named once. StrEnums: the database keeps the plain strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubmissionStatus(StrEnum):
+    QUEUED = "queued"
+    EXCHANGING = "exchanging"
+    AWAITING_PICK = "awaiting_pick"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ItemState(StrEnum):
+    r"""queued -> downloaded -> uploaded (upload token kept, encrypted) -> creating -> done
+    \-> failed (with a reason)"""
+
+    QUEUED = "queued"
+    DOWNLOADED = "downloaded"
+    UPLOADED = "uploaded"
+    CREATING = "creating"  # handed to batchCreate: the outcome is uncertain until recorded
+    DONE = "done"
+    FAILED = "failed"
+
+
+class GrantState(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    DELETED = "deleted"
+
+
+class SourceKind(StrEnum):
+    PICKER = "picker"
+    INBOX = "inbox"
+
+
+class AlbumPurpose(StrEnum):
+    TARGET = "target"
+    INBOX = "inbox"
+
+
+SUBMISSION_FINAL = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
+# Before the fan-out: the submission row itself carries the work (the sweeper resends it from there).
+SUBMISSION_BEFORE_ITEMS = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING, SubmissionStatus.AWAITING_PICK)
+SUBMISSION_OPEN = (*SUBMISSION_BEFORE_ITEMS, SubmissionStatus.PROCESSING)
+ITEM_FINAL = (ItemState.DONE, ItemState.FAILED)
+ITEM_BEFORE_UPLOAD = (ItemState.QUEUED, ItemState.DOWNLOADED)
