@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/darkroom demo
 
+# Two pytest-xdist workers: most tests wait on a server, a worker process or a poll, not on a core.
+# Each worker flushes a Redis database of its own (tests/conftest.py).
+PYTEST_ARGS ?= -n 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

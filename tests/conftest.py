@@ -4,6 +4,7 @@ point every Google URL at the emulator. A test that needs a service fails in CI 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from emulator.client import AdminClient
 from settings import Settings
 from tests.support.embedded import settings_for
 
-REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+def _database_of_this_worker(url: str) -> str:
+    """Each pytest-xdist worker (gw0, gw1, ...) flushes a Redis database of its own: the base one plus its number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db or 0) + int(worker.removeprefix('gw') or 0)}"
+
+
+REDIS_URL = _database_of_this_worker(os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 POSTGRES_URL = os.environ.get("DARKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -29,9 +37,14 @@ def require(service: str, reason: str) -> None:
     pytest.skip(f"{service} not reachable: {reason}")
 
 
+# Google names the poll interval; tests take the shortest darkroom accepts (500 ms), so no test waits on it.
+POLL_INTERVAL_S = 0.5
+
+
 @pytest.fixture
 def emulator() -> Iterator[emulator_server.Running]:
     running = emulator_server.start()
+    running.google.lifetimes = dataclasses.replace(running.google.lifetimes, poll_interval_s=POLL_INTERVAL_S)
     yield running
     running.stop()
 
