@@ -56,7 +56,12 @@ class Settings(BaseSettings):
     # Cross-Account Protection (RISC): Google's issuer and keys, and the client ids events may be for.
     risc_issuer: str = "https://accounts.google.com/"
     risc_jwks_uri: str = "https://www.googleapis.com/oauth2/v3/certs"
-    risc_audiences: str | None = None  # comma-separated; unset means the web client id
+    # Comma-separated: every client id of the project (web, iOS, Android), since an event may be addressed to
+    # any of them; unset means the web client id only.
+    risc_audiences: str | None = None
+    risc_clock_skew_s: int = 300  # how far ahead of our clock a security event's iat may be
+    # Web sign-in (Google Identity Services, code model, popup) redeems with this redirect_uri.
+    google_web_redirect_uri: str = "postmessage"
 
     token_keys: SecretStr | None = None
     target_album_title: str = "Enhanced by darkroom"

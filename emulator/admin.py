@@ -36,6 +36,9 @@ async def add_user(request: Request) -> Response:
         int(body.get("seed", 0)),
         body.get("kind", "jpeg"),
     )
+    for item, name in zip(made, body.get("names") or [], strict=False):  # what users really call their photos
+        item.filename = name
+    made += [photos.add_video(google, user.sub, n) for n in range(int(body.get("videos", 0)))]
     return JSONResponse({"sub": user.sub, "email": user.email, "media": [m.id for m in made]})
 
 
@@ -49,7 +52,7 @@ async def fill_album(request: Request) -> Response:
             (f"INBOX_{seed + n:04d}.jpg", photos.jpeg(*size, seed=seed + n), *size)
             for n in range(int(body.get("photos", 0)))
         ]
-        return library.app_album(_google(request), body["sub"], body["title"], made)
+        return library.app_album(_google(request), body["sub"], body["title"], made, body.get("taken"))
 
     album = await run_in_threadpool(make)
     return JSONResponse({"album_id": album.id})
@@ -84,9 +87,14 @@ async def expire_tokens(request: Request) -> Response:
     return JSONResponse({"expired": _google(request).expire_access_tokens(body["sub"])})
 
 
+async def delete_album(request: Request) -> Response:
+    library.delete_album(_google(request), request.path_params["album_id"])
+    return JSONResponse({})
+
+
 async def security_event(request: Request) -> Response:
     body = await json_body(request)
-    known = {k: body[k] for k in ("jti", "audience") if k in body}
+    known = {k: body[k] for k in ("jti", "audience", "iat_offset_s", "token_alg", "subject") if k in body}
     return JSONResponse({"token": _google(request).security_event(body["sub"], body["event"], **known)})
 
 
@@ -189,6 +197,7 @@ routes = [
     Route("/_admin/revoke", revoke, methods=["POST"]),
     Route("/_admin/expire-tokens", expire_tokens, methods=["POST"]),
     Route("/_admin/risc", security_event, methods=["POST"]),
+    Route("/_admin/albums/{album_id}", delete_album, methods=["DELETE"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/state", state, methods=["GET"]),

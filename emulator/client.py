@@ -39,8 +39,11 @@ class AdminClient:
     def expire_access_tokens(self, sub: str) -> int:
         return self._call("POST", "expire-tokens", {"sub": sub})["expired"]
 
-    def security_event(self, sub: str, event: str, **fields: str) -> str:
+    def security_event(self, sub: str, event: str | list[str], **fields: Any) -> str:
         return self._call("POST", "risc", {"sub": sub, "event": event, **fields})["token"]
+
+    def delete_album(self, album_id: str) -> None:
+        self._call("DELETE", f"albums/{album_id}")
 
     def set_lifetimes(self, **seconds: float) -> dict[str, float]:
         return self._call("POST", "lifetimes", seconds)

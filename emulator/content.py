@@ -47,13 +47,23 @@ async def download(request: Request, google: Google, token: AccessToken | None) 
         item = google.media[url.media_id]
         if url.expires_at < time.time() or url.scope not in token.scopes or item.sub != token.sub:
             raise ApiError(403, "Forbidden.")
-    if param in ("d", "dv"):
+    if param == "dv" and item.type == "VIDEO":
+        return Response(item.data, media_type=item.mime_type)
+    if param == "d" and item.type == "VIDEO":  # =d of a video is a still frame, not the video
+        return Response(await run_in_threadpool(_still), media_type="image/jpeg")
+    if param == "d":
         return Response(item.data, media_type=item.mime_type)
     size = _SIZE.match(param)
     if size is None:
         raise ApiError(400, "A base URL needs a parameter: =d or =wW-hH.")
     fitted = await run_in_threadpool(_fit, item.data, int(size.group(1)), int(size.group(2)))
     return Response(fitted, media_type="image/jpeg")
+
+
+def _still() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (20, 20, 20)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def _fit(data: bytes, width: int, height: int) -> bytes:

@@ -81,7 +81,8 @@ async def _fault_response(google: Google, name: str, oauth: bool) -> Response | 
         return None
     headers = {"Retry-After": str(fault.retry_after_s)} if fault.retry_after_s is not None else None
     if oauth:
-        error = "internal_failure" if fault.status >= 500 else "invalid_request"
+        # A 4xx from the token endpoint is most often invalid_grant (a dead code or grant); a test names another.
+        error = fault.error or ("internal_failure" if fault.status >= 500 else "invalid_grant")
         return oauth_error(fault.status, error, "Injected fault", headers)
     return api_error(fault.status, "Injected fault", headers=headers)
 

@@ -54,8 +54,11 @@ class Upload:
     used: bool = False
 
 
-def app_album(google: Google, sub: str, title: str, photos: list[tuple[str, bytes, int, int]]) -> Album:
-    """An album the app created and filled (the inbox), with (filename, JPEG bytes, width, height) photos."""
+def app_album(
+    google: Google, sub: str, title: str, photos: list[tuple[str, bytes, int, int]], taken: str | None = None
+) -> Album:
+    """An album the app created and filled (the inbox), with (filename, JPEG bytes, width, height) photos taken
+    at `taken` (RFC 3339; now by default): the camera's time, not when they reached the album."""
     with google.lock:
         client_id = next(iter(google.clients))
         album = next((a for a in google.albums.values() if a.sub == sub and a.title == title), None)
@@ -63,13 +66,25 @@ def app_album(google: Google, sub: str, title: str, photos: list[tuple[str, byte
             album = Album(new_id(), sub, client_id, title)
             google.albums[album.id] = album
         for filename, data, width, height in photos:
-            item = Media(new_id(), sub, filename, "image/jpeg", data, width, height, rfc3339(time.time()))
+            item = Media(new_id(), sub, filename, "image/jpeg", data, width, height, taken or rfc3339(time.time()))
             item.album_id, item.client_id = album.id, client_id
             google.media[item.id] = item
         return album
 
 
+def delete_album(google: Google, album_id: str) -> None:
+    """The user deletes an album in Google Photos: its items stay in the library, the album answers 404."""
+    with google.lock:
+        google.albums.pop(album_id)
+        google.deleted_albums.add(album_id)
+        for item in google.media.values():
+            if item.album_id == album_id:
+                item.album_id = None
+
+
 def _own_album(google: Google, album_id: str, token: AccessToken) -> Album:
+    if album_id in google.deleted_albums:
+        raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
     album = google.albums.get(album_id)
     if album is None or album.sub != token.sub or album.client_id != token.client_id:
         raise ApiError(400, "Invalid album ID. The album must be created by this app.")
@@ -87,7 +102,12 @@ def item_json(google: Google, item: Media, base: str) -> dict[str, Any]:
         "productUrl": f"https://photos.google.com/lr/photo/{item.id}",
         "baseUrl": content.base_url(google, item, base, APPCREATED),
         "mimeType": item.mime_type,
-        "mediaMetadata": {"creationTime": item.create_time, "width": str(item.width), "height": str(item.height)},
+        "mediaMetadata": {
+            "creationTime": item.create_time,
+            "width": str(item.width),
+            "height": str(item.height),
+            **({"video": {"status": "READY"}} if item.type == "VIDEO" else {"photo": {}}),
+        },
         "filename": item.filename,
     }
 
@@ -163,16 +183,21 @@ def _create_one(google: Google, token: AccessToken, album: Album | None, spec: A
     pending = google.uploads.get(value)
     description = spec.get("description", "") if isinstance(spec, dict) else ""
     valid = pending is not None and not pending.used and pending.expires_at > time.time()
-    if not valid or pending.sub != token.sub or len(description) > 1000:  # type: ignore[union-attr]
+    filename = simple.get("fileName") or "upload.jpg"
+    if not valid or pending.sub != token.sub or len(description) >= 1000 or not _good_name(filename):  # type: ignore[union-attr]
         return {"uploadToken": value, "status": FAILED}
     assert pending is not None
     pending.used = True
     width, height = _dimensions(pending.data)
-    filename = simple.get("fileName") or "upload.jpg"
     item = Media(new_id(), token.sub, filename, pending.mime_type, pending.data, width, height, rfc3339(time.time()))
     item.description, item.album_id, item.client_id = description, album.id if album else None, token.client_id
     google.media[item.id] = item
     return {"uploadToken": value, "status": {"message": "Success"}, "mediaItem": item_json(google, item, base)}
+
+
+def _good_name(filename: Any) -> bool:
+    """`fileName` "shouldn't be more than 255 characters"; a control character is no name a user can read."""
+    return isinstance(filename, str) and 0 < len(filename) <= 255 and filename.isprintable()
 
 
 def _dimensions(data: bytes) -> tuple[int, int]:

@@ -149,3 +149,9 @@ def add_photos(
             )
         made.append(google.add_media(sub, name, mime, data, width, height))
     return made
+
+
+def add_video(google: Google, sub: str, n: int) -> Media:
+    """A short clip from the phone: the Picker calls it VIDEO; its bytes are at `=dv`, a still at `=d`."""
+    data = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(64)
+    return google.add_media(sub, f"VID_{n:04d}.MP4", "video/mp4", data, 1920, 1080, kind="VIDEO")

@@ -23,14 +23,16 @@ class Session:
     sub: str
     client_id: str
     expire_at: float
+    poll_until: float  # pollingConfig.timeoutIn runs out here: a client should stop polling then
     picked: list[str] | None = None
 
     def as_json(self, google: Google, base: str) -> dict[str, object]:
-        remaining = max(0, int(self.expire_at - time.time()))
+        remaining = max(0.0, min(self.expire_at, self.poll_until) - time.time())
+        polling = {"pollInterval": f"{google.lifetimes.poll_interval_s:g}s", "timeoutIn": f"{remaining:.3f}s"}
         return {
             "id": self.id,
             "pickerUri": f"{base}/picker/pick/{self.id}",
-            "pollingConfig": {"pollInterval": f"{google.lifetimes.poll_interval_s:g}s", "timeoutIn": f"{remaining}s"},
+            "pollingConfig": polling,
             "expireTime": rfc3339(self.expire_at),
             "mediaItemsSet": self.picked is not None,
         }
@@ -61,8 +63,10 @@ async def create(request: Request, google: Google, token: AccessToken | None) ->
     assert token is not None
     with google.lock:
         session_id = secrets.token_hex(16)
-        expire_at = time.time() + google.lifetimes.picker_session_s
-        session = google.sessions[session_id] = Session(session_id, token.sub, token.client_id, expire_at)
+        now = time.time()
+        expire_at, poll_until = now + google.lifetimes.picker_session_s, now + google.lifetimes.picker_timeout_s
+        session = Session(session_id, token.sub, token.client_id, expire_at, poll_until)
+        google.sessions[session_id] = session
         return JSONResponse(session.as_json(google, origin(request)))
 
 
@@ -98,7 +102,7 @@ def _picked_json(google: Google, item: Media, base: str) -> dict[str, object]:
     return {
         "id": item.id,
         "createTime": item.create_time,
-        "type": "PHOTO",
+        "type": item.type,
         "mediaFile": {
             "baseUrl": content.base_url(google, item, base, PICKER_SCOPE),
             "mimeType": item.mime_type,

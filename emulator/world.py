@@ -5,6 +5,7 @@ Imports nothing from darkroom. Route modules read and change it under `Google.lo
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import secrets
@@ -44,6 +45,7 @@ class Lifetimes:
     base_url_s: float = 3600.0
     upload_token_s: float = 86400.0
     picker_session_s: float = 3600.0
+    picker_timeout_s: float = 3600.0  # pollingConfig.timeoutIn counts down from this: stop polling at 0
     poll_interval_s: float = 1.0
     rotate_refresh_tokens: bool = False  # Google may answer a refresh with a new refresh token
     latency_s: float = 0.0  # added to every Google endpoint, for load runs that feel like the real network
@@ -85,6 +87,7 @@ class Media:
     description: str = ""
     album_id: str | None = None
     client_id: str | None = None  # set on items an app created
+    type: str = "PHOTO"  # PickedMediaItem.type: PHOTO or VIDEO (bytes at =dv)
 
     @property
     def sha256(self) -> str:
@@ -128,6 +131,7 @@ class Fault:
     count: int
     retry_after_s: int | None = None
     delay_s: float = 0.0
+    error: str | None = None  # on OAuth endpoints: the RFC 6749 error code of the answer
 
 
 class Google:
@@ -147,6 +151,7 @@ class Google:
         self.log: list[dict[str, Any]] = []
         self.sessions: dict[str, Any] = {}
         self.albums: dict[str, Any] = {}
+        self.deleted_albums: set[str] = set()
         self.uploads: dict[str, Any] = {}
         self.base_urls: dict[str, Any] = {}
 
@@ -159,9 +164,11 @@ class Google:
             self.users[sub] = user
             return user
 
-    def add_media(self, sub: str, filename: str, mime_type: str, data: bytes, width: int, height: int) -> Media:
+    def add_media(
+        self, sub: str, filename: str, mime_type: str, data: bytes, width: int, height: int, kind: str = "PHOTO"
+    ) -> Media:
         with self.lock:
-            item = Media(new_id(), sub, filename, mime_type, data, width, height, rfc3339(time.time()))
+            item = Media(new_id(), sub, filename, mime_type, data, width, height, rfc3339(time.time()), type=kind)
             self.media[item.id] = item
             self.users[sub].media.append(item.id)
             return item
@@ -290,21 +297,51 @@ class Google:
             claims.update({k: v for k, v in profile.items() if k not in ("email", "email_verified")})
         return self.signer.sign(claims)
 
-    def security_event(self, sub: str, event: str, *, jti: str | None = None, audience: str | None = None) -> str:
-        """A Cross-Account Protection event (RFC 8417) for `sub`, signed like Google's."""
-        risc = "https://schemas.openid.net/secevent/risc/event-type/"
-        oauth = "https://schemas.openid.net/secevent/oauth/event-type/"
-        event_type = event if event.startswith("https://") else (oauth if event == "tokens-revoked" else risc) + event
-        subject = {"subject_type": "iss-sub", "iss": "https://accounts.google.com/", "sub": sub}
+    def security_event(
+        self,
+        sub: str,
+        event: str | list[str],
+        *,
+        jti: str | None = None,
+        audience: str | None = None,
+        iat_offset_s: float = 0,
+        token_alg: str = "prefix",
+        subject: dict[str, Any] | None = None,
+    ) -> str:
+        """A Cross-Account Protection token (RFC 8417) for `sub` carrying one event or several, signed like
+        Google's: `token-revoked` names the user's refresh token by `token_alg` (`prefix`, its first 16
+        characters, or `hash_base64_sha512_sha512`); the others name the user by `iss-sub`. `subject` replaces
+        the subject of every event (to send a malformed one); `iat_offset_s` moves Google's clock."""
+        events = {}
+        for name in [event] if isinstance(event, str) else event:
+            events[_event_type(name)] = {"subject": subject or self._event_subject(sub, name, token_alg)}
+            if name == "account-disabled":
+                events[_event_type(name)]["reason"] = "hijacking"
         return self.signer.sign(
             {
                 "iss": "https://accounts.google.com/",
                 "aud": audience or next(iter(self.clients)),
-                "iat": int(time.time()),
+                "iat": int(time.time() + iat_offset_s),
                 "jti": jti or secrets.token_hex(16),
-                "events": {event_type: {"subject": subject}},
+                "events": events,
             }
         )
+
+    def _event_subject(self, sub: str, event: str, token_alg: str) -> dict[str, Any]:
+        if event != "token-revoked":
+            return {"subject_type": "iss-sub", "iss": "https://accounts.google.com/", "sub": sub}
+        with self.lock:
+            token = next(g.refresh_token for g in self.grants.values() if g.sub == sub and not g.revoked)
+        if token_alg == "prefix":
+            identifier = token[:16]
+        else:
+            identifier = base64.b64encode(hashlib.sha512(hashlib.sha512(token.encode()).digest()).digest()).decode()
+        return {
+            "subject_type": "oauth_token",
+            "token_type": "refresh_token",
+            "token_identifier_alg": token_alg,
+            "token": identifier,
+        }
 
     def authenticate(self, header: str | None) -> AccessToken | None:
         if not header or not header.startswith("Bearer "):
@@ -319,7 +356,8 @@ class Google:
 
     def inject_fault(self, endpoint: str, *, status: int | None = None, count: int = 1, **kw: Any) -> None:
         with self.lock:
-            self.faults.append(Fault(endpoint, status, count, kw.get("retry_after_s"), kw.get("delay_s", 0.0)))
+            fault = Fault(endpoint, status, count, kw.get("retry_after_s"), kw.get("delay_s", 0.0), kw.get("error"))
+            self.faults.append(fault)
 
     def take_fault(self, endpoint: str) -> Fault | None:
         with self.lock:
@@ -354,3 +392,11 @@ def new_id() -> str:
 
 def rfc3339(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+
+
+def _event_type(name: str) -> str:
+    """A RISC event type from its short name; the OAuth ones live under their own schema."""
+    if name.startswith("https://"):
+        return name
+    family = "oauth" if name in ("tokens-revoked", "token-revoked") else "risc"
+    return f"https://schemas.openid.net/secevent/{family}/event-type/{name}"

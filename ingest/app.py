@@ -28,7 +28,7 @@ from workers.context import Context
 from workers.errors import BadSecurityToken, PermanentError, TransientError
 from workers.intake import codes, queries, security
 from workers.queue import broker
-from workers.store.states import SourceKind
+from workers.store.states import Platform, SourceKind
 
 MAX_BODY_BYTES = 4096
 MAX_EVENT_BYTES = 16_384
@@ -54,7 +54,7 @@ async def post_auth_code(request: Request) -> Response:
         request.headers.get("x-forwarded-for"),
         request.app.state.trusted_proxies,
     )
-    post = codes.Post(client, payload.code, SourceKind(payload.source))
+    post = codes.Post(client, payload.code, SourceKind(payload.source), Platform(payload.platform))
     submission_id = await request.app.state.batcher.submit(post)
     if submission_id is None:
         detail = "too many codes from this client; try again in a minute"

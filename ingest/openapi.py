@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.payloads import CODE_PATTERN
-from workers.store.states import SourceKind, SubmissionStatus
+from workers.store.states import Platform, SourceKind, SubmissionStatus
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -45,6 +45,7 @@ DOCUMENT: dict[str, Any] = {
                                         "pattern": CODE_PATTERN,
                                     },
                                     "source": {"type": "string", "enum": [*SourceKind], "default": SourceKind.PICKER},
+                                    "platform": {"type": "string", "enum": [*Platform], "default": Platform.IOS},
                                 },
                             }
                         }

@@ -16,6 +16,7 @@ class AuthCode(BaseModel):
 
     code: str = Field(min_length=8, max_length=512, pattern=CODE_PATTERN)
     source: Literal["picker", "inbox"] = "picker"
+    platform: Literal["ios", "android", "web"] = "ios"
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:

@@ -73,7 +73,9 @@ class BadRequest(PermanentError):
 
 
 class Misconfigured(PermanentError):
-    """Google refused the client id, the secret or the redirect URI: an operator must fix the settings."""
+    """Google refused the client id, the secret, the redirect URI or the request: an operator must fix the
+    settings (the detail says which; `darkroom status` shows it). The user's grant stays; the app sees
+    `internal`, as nothing it can do will help."""
 
 
 class BadSecurityToken(PermanentError, error_code="unauthenticated"):

@@ -35,6 +35,11 @@ def _make() -> dict[str, Any]:
             "darkroom_google_requests_total", "Calls to Google, by endpoint and HTTP status.", ["endpoint", "status"]
         ),
         "refreshes": prom.Counter("darkroom_token_refreshes_total", "Access token refreshes at Google."),
+        "misconfigured": prom.Counter(
+            "darkroom_google_configuration_errors_total",
+            "Token endpoint answers that blame darkroom's configuration (RFC 6749 §5.2), by endpoint and error.",
+            ["endpoint", "error"],
+        ),
         "bytes": prom.Counter("darkroom_bytes_total", "Photo bytes moved, by direction.", ["direction"]),
         "latency": prom.Histogram(
             "darkroom_code_to_album_seconds",
@@ -58,6 +63,10 @@ def photo_finished(outcome: str) -> None:
 
 def google_call(endpoint: str, status: int | str) -> None:
     _metrics()["google"].labels(endpoint, str(status)).inc()
+
+
+def misconfigured(endpoint: str, error: str) -> None:
+    _metrics()["misconfigured"].labels(endpoint, error).inc()
 
 
 def refreshed() -> None:

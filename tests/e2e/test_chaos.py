@@ -30,7 +30,7 @@ FAST = {
     "DARKROOM_PHOTOS_THREADS": "2",
 }
 BOUND_S = 120  # each scenario must end within this
-MARKER = re.compile(r"\[darkroom:([0-9a-f]{32})\]")
+MARKER = re.compile(r"-darkroom-([a-z2-7]{10})\.jpg$")
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def assert_exactly_once(admin: AdminClient, user: dict, url: str, started: float
     wait_until(lambda: status_of(url)["status"] in ("done", "failed"), BOUND_S - (time.monotonic() - started), "final")
     status = status_of(url)
     [album] = [a for a in admin.state()["albums"] if a["sub"] == user["sub"]]
-    markers = [MARKER.search(i["description"]).group(1) for i in album["items"]]
+    markers = [MARKER.search(i["filename"]).group(1) for i in album["items"]]
     assert status["status"] == "done", status
     assert len(markers) == len(set(markers)) == len(user["media"]), "every picked photo exactly once"
     assert status["counts"] == {"total": len(user["media"]), "done": len(user["media"])}

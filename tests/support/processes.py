@@ -169,6 +169,7 @@ def running(workdir: Path, redis_url: str, database_url: str | None = None, **en
     try:
         stack.up(*PROCESS_TYPES)
         admin = AdminClient(stack.emulator_url)
+        admin.set_lifetimes(poll_interval_s=0.5)  # the shortest darkroom accepts: no test waits on Google's clock
         yield stack, admin
         admin.close()
     finally:
@@ -189,3 +190,13 @@ def wait_for(url: str, wanted: str, timeout_s: float = 90) -> dict[str, Any]:
 def cli(*args: str, env: dict[str, str], cwd: Path = ROOT, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     """The darkroom command as its own process, with exactly this environment."""
     return subprocess.run([*DARKROOM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def env_of(settings: Any, **overrides: str) -> dict[str, str]:
+    """The environment a process needs to see these settings."""
+    out = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            secret = getattr(value, "get_secret_value", None)
+            out[f"DARKROOM_{name.upper()}"] = secret() if secret else str(value)
+    return {**os.environ, **out, **overrides}

@@ -122,7 +122,7 @@ def _report(google: AdminClient, user: dict[str, Any], status: dict[str, Any], o
     originals = {name.rsplit(".", 1)[0]: media_id for media_id, name in names.items()}
     pairs = []
     for item in sorted(outputs, key=lambda i: i["filename"]):
-        original = originals[item["filename"].replace("-darkroom.jpg", "")]
+        original = originals[item["filename"].rsplit("-darkroom-", 1)[0]]
         pairs.append((item["filename"], google.media_bytes(original), google.media_bytes(item["id"])))
     sheet = out_dir / "contact-sheet.png"
     sheet.write_bytes(contact_sheet(pairs))

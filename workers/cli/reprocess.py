@@ -81,7 +81,9 @@ def register(sub: Any) -> None:
     who.add_argument("--user", metavar="SUB")
     who.add_argument("--all", action="store_true")
     cmd.add_argument("--source", choices=tuple(SourceKind), default=SourceKind.INBOX)
-    cmd.add_argument("--since", metavar="DATE", help="only photos from this date on (YYYY-MM-DD)")
+    cmd.add_argument(
+        "--since", metavar="DATE", help="only photos darkroom first saw on or after this date (YYYY-MM-DD), not taken"
+    )
     cmd.add_argument("--failed", action="store_true", help="retry failed items")
     cmd.add_argument("--stale-recipe", action="store_true", help="photos done with an older recipe")
     cmd.add_argument("--dry-run", action="store_true")

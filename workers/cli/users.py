@@ -1,4 +1,5 @@
-"""`darkroom revoke` and `darkroom call`: what an operator does to, or as, one stored user."""
+"""`darkroom users list | show SUB`, `darkroom revoke` and `darkroom call`: what an operator reads of, does to,
+or does as one stored user. Never a token."""
 
 from __future__ import annotations
 
@@ -8,6 +9,38 @@ from typing import Any
 
 from settings import Settings
 from workers.errors import UsageError
+
+
+def list_users(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.store import reports
+
+    found = reports.users(Context(settings).db)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for user in found:
+        refreshed = user["last_refresh_at"] or "never"
+        print(f"{user['sub']:24s} {user['state']:18s} refreshed {refreshed:20s} {len(user['scopes'])} scopes")
+    print(f"{len(found)} users")
+    return 0
+
+
+def show_user(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.store import reports
+
+    found = reports.user(Context(settings).db, args.sub)
+    if found is None:
+        raise UsageError(f"no grant is stored for user {args.sub}")
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for name in ("sub", "state", "email", "last_refresh_at", "created_at"):
+        print(f"{name:16s} {found[name]}")
+    print(f"{'scopes':16s} " + " ".join(found["scopes"]))
+    print(f"{'items':16s} " + ", ".join(f"{k} {v}" for k, v in sorted(found["counts"].items())))
+    return 0
 
 
 def revoke(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,6 +71,15 @@ def _name_value(text: str) -> tuple[str, str]:
 
 
 def register(sub: Any) -> None:
+    users = sub.add_parser("users", help="stored grants: state, scopes, last refresh; never a token")
+    which = users.add_subparsers(dest="users_command", required=True)
+    listing = which.add_parser("list", help="every stored user")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=list_users)
+    showing = which.add_parser("show", help="one user, with the counts of their items")
+    showing.add_argument("sub", metavar="SUB")
+    showing.add_argument("--json", action="store_true")
+    showing.set_defaults(run=show_user)
     command = sub.add_parser("revoke", help="revoke a user at Google, then delete their tokens and personal data")
     command.add_argument("--user", required=True, metavar="SUB")
     command.set_defaults(run=revoke)

@@ -10,7 +10,6 @@ from typing import Any
 
 import google_auth_httplib2
 import httplib2
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build, build_from_document
 from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import UnknownApiNameOrVersion
@@ -18,13 +17,13 @@ from googleapiclient.errors import UnknownApiNameOrVersion
 from settings import Settings
 from workers import metrics
 from workers.errors import BadRequest
-from workers.google.photos import document
+from workers.google.photos import UserCredentials, document
 from workers.google.responses import calling
 
 _OWN = {"photoslibrary": "photos_library_uri", "photospicker": "photos_picker_uri"}
 
 
-def service(settings: Settings, credentials: Credentials, api: str, version: str) -> Any:
+def service(settings: Settings, credentials: UserCredentials, api: str, version: str) -> Any:
     http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=int(settings.http_timeout_s)))
     if api in _OWN:
         base = getattr(settings, _OWN[api]).rstrip("/") + "/"

@@ -22,7 +22,16 @@ from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentE
 from workers.google.responses import calling, check, error_for
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
-_CONFIG_ERRORS = ("invalid_client", "unauthorized_client", "redirect_uri_mismatch", "unsupported_grant_type")
+# RFC 6749 §5.2: only invalid_grant says the code or the grant is dead. These say our request or our
+# configuration is wrong: revoking users for them would revoke every user after one configuration slip.
+_CONFIG_ERRORS = (
+    "invalid_request",
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_scope",
+    "redirect_uri_mismatch",
+    "unsupported_grant_type",
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,10 @@ class TokenResponse:
         return f"TokenResponse(scopes={self.scopes!r}, expires_at={self.expires_at!r})"
 
 
-def exchange_code(settings: Settings, code: str, session: requests.Session | None = None) -> TokenResponse:
-    form = {"code": code, "redirect_uri": settings.google_redirect_uri}
+def exchange_code(
+    settings: Settings, code: str, redirect_uri: str, session: requests.Session | None = None
+) -> TokenResponse:
+    form = {"code": code, "redirect_uri": redirect_uri}
     return _token_request(settings, "authorization_code", form, CodeRejected, session)
 
 
@@ -95,9 +106,10 @@ def _token_request(
     if response.status_code == 200 and "access_token" in body:
         return _token_response(body)
     error = str(body.get("error", ""))
-    if response.status_code in (400, 401) and error in ("invalid_grant", "invalid_request"):
+    if response.status_code in (400, 401) and error == "invalid_grant":
         raise rejected(f"{label}: {error}")
     if response.status_code in (400, 401) and error in _CONFIG_ERRORS:
+        metrics.misconfigured(what, error)
         raise Misconfigured(f"{label}: {error}: check the client id, secret and redirect URI")
     if response.status_code < 400:
         raise Unavailable(f"{label}: HTTP {response.status_code} without an access token")

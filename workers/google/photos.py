@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import google.auth.credentials
 import google_auth_httplib2
 import httplib2
 import requests
+from google.auth.credentials import TokenState
 from google.auth.transport.requests import AuthorizedSession
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 
 from settings import Settings
@@ -30,14 +31,13 @@ from workers.google.responses import calling, check
 _DISCOVERY = Path(__file__).parent / "discovery"
 MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's off-by-one wording
 Refresher = Callable[[], tuple[str, datetime.datetime]]
-UserCredentials = Credentials  # what the grants room holds for a user, without importing google-auth itself
 
 
 @dataclass(frozen=True)
 class NewItem:
     upload_token: str
     filename: str
-    description: str
+    description: str = ""  # only text a user wrote (google-apis.md §11): darkroom writes none
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,31 @@ class Created:
     error: str | None
 
 
-def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresher) -> Credentials:
+class UserCredentials(google.auth.credentials.Credentials):
+    """A user's access token whose expiry and refresh are darkroom's decisions alone: usable until
+    `usable_until` (naive UTC), then renewed through `renew` (the vault's single-flight refresh), as after
+    a 401. google-auth's own Credentials treat a token as expired 3 min 45 s early and refuse one that lives
+    less (google-apis.md §11): Google may send any `expires_in`, down to a few seconds."""
+
+    def __init__(self, token: str, usable_until: datetime.datetime, renew: Refresher) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.token, self._usable_until, self._renew = token, usable_until, renew
+
+    @property
+    def expired(self) -> bool:
+        return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) >= self._usable_until
+
+    @property
+    def token_state(self) -> TokenState:
+        return TokenState.INVALID if self.expired else TokenState.FRESH
+
+    def refresh(self, request: object) -> None:
+        self.token, self._usable_until = self._renew()
+
+
+def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresher) -> UserCredentials:
     """Credentials whose refresh goes through darkroom's vault (single-flight), never straight to Google."""
-    return Credentials(  # type: ignore[no-untyped-call]
-        token=token, expiry=expires_at, refresh_handler=lambda request, scopes: refresh()
-    )
+    return UserCredentials(token, expires_at, refresh)
 
 
 @functools.cache
@@ -61,7 +81,7 @@ def document(name: str) -> str:
 
 
 class Photos:
-    def __init__(self, settings: Settings, credentials: Credentials) -> None:
+    def __init__(self, settings: Settings, credentials: UserCredentials) -> None:
         self._settings = settings
         self._credentials = credentials
         self._bytes = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
@@ -153,7 +173,7 @@ class Photos:
             "albumId": album_id,
             "newMediaItems": [
                 {
-                    "description": i.description,
+                    **({"description": i.description} if i.description else {}),
                     "simpleMediaItem": {"uploadToken": i.upload_token, "fileName": i.filename},
                 }
                 for i in items
@@ -188,12 +208,13 @@ class Photos:
         check("content.download", response.status_code, response.headers, response.content)
         return response.content
 
-    def upload(self, data: bytes, mime_type: str, filename: str) -> str:
+    def upload(self, data: bytes, mime_type: str) -> str:
+        """The bytes, as Google's upload guide sends them; the name goes in batchCreate's JSON (a header is
+        Latin-1 at best: a CJK or emoji name cannot travel in one)."""
         headers = {
             "Content-Type": "application/octet-stream",
             "X-Goog-Upload-Content-Type": mime_type,
             "X-Goog-Upload-Protocol": "raw",
-            "X-Goog-Upload-File-Name": filename,
         }
         url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
         response = self._send("library.uploads", "POST", url, data=data, headers=headers)

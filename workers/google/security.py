@@ -6,7 +6,10 @@ check exp, events are historical"), so PyJWT verifies them, against keys cached 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -35,6 +38,9 @@ def verify_security_event(settings: Settings, token: str) -> dict[str, Any]:
             algorithms=["RS256"],
             audience=settings.risc_audience_list(),
             issuer=settings.risc_issuer,
+            # Events are historical: no exp check (google-apis.md §4.3); a clock a little behind Google's must
+            # still take a fresh iat.
+            leeway=settings.risc_clock_skew_s,
             options={"verify_exp": False, "require": ["iss", "aud", "iat", "jti", "events"]},
         )
     except jwt.InvalidAudienceError as exc:
@@ -45,11 +51,66 @@ def verify_security_event(settings: Settings, token: str) -> dict[str, Any]:
         raise BadSecurityToken("invalid_request", f"the event token is invalid: {exc.__class__.__name__}") from exc
 
 
-def subject_of(claims: dict[str, Any]) -> tuple[str, str | None]:
-    """(event type, sub) of a verified security event token."""
-    events = claims.get("events") or {}
+RISC = "https://schemas.openid.net/secevent/risc/event-type/"
+OAUTH = "https://schemas.openid.net/secevent/oauth/event-type/"
+# The event types Google sends (google-apis.md §4.3, §11), by their short names.
+EVENT_TYPES = {
+    RISC + "sessions-revoked": "sessions-revoked",
+    OAUTH + "tokens-revoked": "tokens-revoked",
+    OAUTH + "token-revoked": "token-revoked",
+    RISC + "account-disabled": "account-disabled",
+    RISC + "account-enabled": "account-enabled",
+    RISC + "account-credential-change-required": "account-credential-change-required",
+    RISC + "verification": "verification",
+}
+TOKEN_ALGS = ("prefix", "hash_base64_sha512_sha512")
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    """One event of a security event token: who it is about, by `sub` or by a refresh token's identifier."""
+
+    kind: str  # the short name, e.g. "tokens-revoked"
+    sub: str | None = None
+    token_alg: str | None = None
+    token: str | None = None  # a prefix of a refresh token, or its digest: never kept, only looked up
+
+    def __repr__(self) -> str:
+        return f"SecurityEvent(kind={self.kind!r}, sub={self.sub!r}, token_alg={self.token_alg!r})"
+
+
+def events_of(claims: dict[str, Any]) -> list[SecurityEvent]:
+    """Every event a verified token carries, or BadSecurityToken (RFC 8935 `invalid_request`) if one is malformed.
+    Types darkroom does not know are left out: Google may add some."""
+    events = claims.get("events")
     if not isinstance(events, dict) or not events:
-        return "", None
-    event_type, body = next(iter(events.items()))
-    subject = body.get("subject", {}) if isinstance(body, dict) else {}
-    return str(event_type), subject.get("sub") if isinstance(subject, dict) else None
+        raise BadSecurityToken("invalid_request", "the token carries no events")
+    return [_event(EVENT_TYPES[name], body) for name, body in events.items() if name in EVENT_TYPES]
+
+
+def _event(kind: str, body: Any) -> SecurityEvent:
+    subject = body.get("subject") if isinstance(body, dict) else None
+    if kind == "verification":
+        return SecurityEvent(kind)
+    if not isinstance(subject, dict):
+        raise BadSecurityToken("invalid_request", f"the {kind} event has no subject")
+    if subject.get("subject_type") == "oauth_token":
+        alg, token = subject.get("token_identifier_alg"), subject.get("token")
+        if alg not in TOKEN_ALGS or not isinstance(token, str) or not token:
+            raise BadSecurityToken("invalid_request", f"the {kind} event names no refresh token darkroom can read")
+        return SecurityEvent(kind, token_alg=str(alg), token=token)
+    sub = subject.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise BadSecurityToken("invalid_request", f"the {kind} event's subject has no sub")
+    return SecurityEvent(kind, sub=sub)
+
+
+def token_digest(event: SecurityEvent) -> str | None:
+    """A `hash_base64_sha512_sha512` identifier as hex, whichever base64 alphabet it came in; None otherwise."""
+    if event.token_alg != "hash_base64_sha512_sha512" or event.token is None:
+        return None
+    text = event.token.strip().replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True).hex()
+    except (ValueError, binascii.Error) as exc:
+        raise BadSecurityToken("invalid_request", "the token-revoked hash is not base64") from exc

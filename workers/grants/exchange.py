@@ -12,7 +12,7 @@ from workers.google import oauth
 from workers.grants import tokens
 from workers.queue import messages
 from workers.store import grants, submissions
-from workers.store.states import GrantState, SourceKind, SubmissionStatus
+from workers.store.states import GrantState, Platform, SourceKind, SubmissionStatus
 
 log = logging.getLogger(__name__)
 _EXCHANGEABLE = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING)
@@ -26,7 +26,7 @@ def exchange(ctx: Context, submission_id: str) -> None:
     if code is None:
         return
     try:
-        answer = oauth.exchange_code(ctx.settings, code)
+        answer = oauth.exchange_code(ctx.settings, code, _redirect_uri(ctx, submission_id))
     except CodeRejected:
         submissions.update_fields(ctx.db, submission_id, code_secret=None)  # single-use: it is dead now
         raise
@@ -43,6 +43,15 @@ def exchange(ctx: Context, submission_id: str) -> None:
         messages.scan_inbox(submission_id)
     metrics.code_exchanged()
     log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
+
+
+def _redirect_uri(ctx: Context, submission_id: str) -> str:
+    """What the code must be redeemed with: `postmessage` for a web popup sign-in, the empty string (or what an
+    operator set) for iOS and Android (google-apis.md §11)."""
+    row = submissions.get(ctx.db, submission_id)
+    if row is not None and row.platform == Platform.WEB:
+        return ctx.settings.google_web_redirect_uri
+    return ctx.settings.google_redirect_uri
 
 
 def _store(

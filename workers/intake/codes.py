@@ -13,7 +13,7 @@ from workers.context import Context
 from workers.errors import TransientError, Unavailable
 from workers.queue import batched, broker, messages
 from workers.store import submissions
-from workers.store.states import SourceKind
+from workers.store.states import Platform, SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ class Post(NamedTuple):
     client: str  # the address the rate limit counts
     code: str
     source: SourceKind
+    platform: Platform = Platform.IOS
 
 
 class Intake:
@@ -45,7 +46,9 @@ class Intake:
         try:
             allowed = self._count_and_send([post.client for post in posts])
             accepted = [post for post, ok in zip(posts, allowed, strict=True) if ok]
-            recorded = submissions.record_many(self._ctx.db, self._ctx.vault, [(p.code, p.source) for p in accepted])
+            recorded = submissions.record_many(
+                self._ctx.db, self._ctx.vault, [(p.code, p.source, p.platform) for p in accepted]
+            )
         except TransientError as exc:
             raise Unavailable(f"could not record the codes: {exc}") from exc
         fresh = [submission_id for submission_id, created in recorded if created]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from workers.context import Context
 from workers.queue import messages
-from workers.store import events
+from workers.store import events, grants
 
 
 def revoke_signed_in_user(ctx: Context, id_token: str) -> str:
@@ -22,12 +22,23 @@ def revoke_signed_in_user(ctx: Context, id_token: str) -> str:
 
 
 def receive_security_event(ctx: Context, token: str) -> bool:
-    """RFC 8935 push delivery: verify now (the answer is 202 or 400), record once by jti, apply in a worker."""
-    from workers.google.security import subject_of, verify_security_event
+    """RFC 8935 push delivery: verify now (the answer is 202 or 400), record every event once by jti with the
+    user it is about, apply in a worker. A token-revoked event names a refresh token, not a user: it is
+    matched to its grant here by keyed hash, so nothing of the token is kept."""
+    from workers.google.security import events_of, token_digest, verify_security_event
 
     claims = verify_security_event(ctx.settings, token)
-    event_type, sub = subject_of(claims)
-    fresh = events.record_security_event(ctx.db, str(claims["jti"]), event_type, sub)
+    found = events_of(claims)
+    subs = [e.sub or _owner(ctx, token_digest(e), e.token if e.token_alg == "prefix" else None) for e in found]
+    sub = next((s for s in subs if s), None)
+    kinds = " ".join(e.kind for e in found)
+    fresh = events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub)
     if fresh:
         messages.apply_security_event(str(claims["jti"]))
     return fresh
+
+
+def _owner(ctx: Context, digest: str | None, prefix: str | None) -> str | None:
+    if digest is None and prefix is None:
+        return None
+    return grants.find_by_refresh_token(ctx.db, ctx.vault, digest, prefix)

@@ -1,33 +1,27 @@
 """Album items from uploads: one batchCreate for up to 49 of a user's uploaded items, one batch at a time per
-user. An item found in `creating` had a batchCreate whose outcome is unknown (a crash, a timeout): its marker
-is searched in the album before anything is created again, so a redelivery never makes a duplicate.
+user. An item found in `creating` had a batchCreate whose outcome is unknown (a crash, a timeout): the marker
+in its file name (names.py) is searched in the album before anything is created again, so a redelivery never
+makes a duplicate.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import re
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import BadRequest, Unavailable
+from workers.errors import BadRequest, MediaGone, Unavailable
 from workers.google.photos import MAX_BATCH, NewItem, Photos
 from workers.grants import tokens
-from workers.photos import albums, completion
-from workers.photos.upload import output_name
+from workers.photos import albums, completion, names
 from workers.queue import messages
 from workers.store import items
 from workers.store.models import Item, utcnow
 from workers.store.states import ItemState
 
 log = logging.getLogger(__name__)
-MARKER = re.compile(r"\[darkroom:([0-9a-f]{32})\]")
 UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
-
-
-def marker(item_id: str) -> str:
-    return f"[darkroom:{item_id}]"
 
 
 def create_album_items(ctx: Context, sub: str) -> None:
@@ -43,8 +37,9 @@ def create_album_items(ctx: Context, sub: str) -> None:
             if batch:
                 items.claim(ctx.db, [i.id for i in batch])
                 _create_batch(ctx, photos, album_id, batch)
-        except BadRequest:
-            # Most likely the user deleted the target album in Google Photos: make a new one next time.
+        except (BadRequest, MediaGone):
+            # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google
+            # documents neither; google-apis.md §11). Make a new one on the retry, which finishes the items.
             albums.forget_target_album(ctx, sub)
             raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
     if items.in_state(ctx.db, sub, ItemState.UPLOADED, 1):
@@ -76,12 +71,10 @@ def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> 
     uncertain = items.in_state(ctx.db, sub, ItemState.CREATING)
     if not uncertain:
         return []
-    found = {
-        m.group(1): i["id"] for i in photos.album_items(album_id) if (m := MARKER.search(i.get("description", "")))
-    }
+    found = {names.marker_of(str(i.get("filename", ""))): str(i["id"]) for i in photos.album_items(album_id)}
     for item in uncertain:
-        if item.id in found:
-            items.created(ctx.db, item.id, found[item.id])
+        if names.marker(item.id) in found:
+            items.created(ctx.db, item.id, found[names.marker(item.id)])
         else:
             items.set_state(ctx.db, item.id, ItemState.UPLOADED)
     log.info("settled %d uncertain items, %d already in the album", len(uncertain), len(found), extra={"sub": sub})
@@ -89,7 +82,7 @@ def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> 
 
 
 def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[Item]) -> None:
-    new = [NewItem(items.upload_token_of(ctx.vault, i) or "", output_name(i.filename), _description(i)) for i in batch]
+    new = [NewItem(items.upload_token_of(ctx.vault, i) or "", names.output_name(i.filename, i.id)) for i in batch]
     results = photos.batch_create(album_id, new)  # a timeout or 5xx raises: the items stay `creating`
     for item, result in zip(batch, results, strict=True):
         if result.media_id is not None:
@@ -101,7 +94,3 @@ def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[Item]
         else:
             items.fail(ctx.db, item.id, BadRequest.error_code, f"batchCreate refused the item: {result.error}")
     log.info("batchCreate of %d items", len(batch), extra={"sub": batch[0].sub})
-
-
-def _description(item: Item) -> str:
-    return f"Enhanced by darkroom, recipe {item.recipe}, from {item.filename} {marker(item.id)}"

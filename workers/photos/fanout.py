@@ -48,13 +48,17 @@ def fresh_base_url(ctx: Context, photos: Photos, item: Item) -> str | None:
 
 
 def picked(item: dict[str, Any]) -> Source:
-    """A Picker `PickedMediaItem` as a ledger source."""
+    """A Picker `PickedMediaItem` as a ledger source: `type` is PHOTO, VIDEO or unspecified (google-apis.md §11)."""
     media = item["mediaFile"]
-    return Source(str(item["id"]), media["baseUrl"], media.get("filename", "photo.jpg"), media.get("mimeType", ""))
+    mime = str(media.get("mimeType", ""))
+    kind = str(item.get("type", "TYPE_UNSPECIFIED"))
+    is_photo = kind == "PHOTO" or (kind != "VIDEO" and mime.startswith("image/"))
+    return Source(str(item["id"]), str(media["baseUrl"]), str(media.get("filename", "photo.jpg")), mime, is_photo)
 
 
 def library_item(item: dict[str, Any]) -> Source:
-    """A Library `MediaItem` (of an app-created album) as a ledger source."""
-    return Source(
-        str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")), str(item.get("mimeType", ""))
-    )
+    """A Library `MediaItem` (of an app-created album) as a ledger source; a video has `mediaMetadata.video`."""
+    mime = str(item.get("mimeType", ""))
+    metadata = item.get("mediaMetadata") or {}
+    is_photo = "video" not in metadata and not mime.startswith("video/")
+    return Source(str(item["id"]), str(item["baseUrl"]), str(item.get("filename", "photo.jpg")), mime, is_photo)

@@ -1,16 +1,16 @@
 """The inbox source: an app-created album the app fills from the device; darkroom can list it at any time, so
-it is what batch reprocessing re-reads."""
+it is what batch reprocessing re-reads. `since` means first seen by darkroom since then: an album tells no time
+an item was added, and `creationTime` is when the photo was taken (google-apis.md §11)."""
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from workers.context import Context
 from workers.grants import tokens
 from workers.photos import fanout
-from workers.photos.picker import parse_time
-from workers.store import submissions
+from workers.store import items, submissions
+from workers.store.items import Source
 from workers.store.states import SourceKind, SubmissionStatus
 
 
@@ -21,11 +21,15 @@ def scan_inbox(ctx: Context, submission_id: str) -> None:
     with tokens.photos_for(ctx, row.sub) as photos:
         album_id = photos.find_album(ctx.settings.inbox_album_title)
         listed = photos.album_items(album_id) if album_id else []
-        found = [fanout.library_item(i) for i in listed if _created_since(i, row.since)]
-        fanout.fan_out(ctx, photos, submission_id, row.sub, SourceKind.INBOX, found)
+        found = [fanout.library_item(i) for i in listed]
+        fanout.fan_out(
+            ctx, photos, submission_id, row.sub, SourceKind.INBOX, _seen_since(ctx, row.sub, found, row.since)
+        )
 
 
-def _created_since(item: dict[str, Any], since: datetime.datetime | None) -> bool:
-    metadata = item.get("mediaMetadata")
-    created = parse_time(metadata.get("creationTime")) if isinstance(metadata, dict) else None
-    return since is None or created is None or created >= since
+def _seen_since(ctx: Context, sub: str, found: list[Source], since: datetime.datetime | None) -> list[Source]:
+    """What darkroom first saw at or after `since` (photos it never saw are seen now)."""
+    if since is None:
+        return found
+    first = items.first_seen(ctx.db, sub, [f.media_id for f in found])
+    return [f for f in found if f.media_id not in first or first[f.media_id] >= since]

@@ -43,17 +43,45 @@ def poll_picker(ctx: Context, submission_id: str) -> None:
         except MediaGone:
             raise PickerExpired("the picker session expired before the user picked") from None
         if not session.get("mediaItemsSet"):
-            submissions.touch(ctx.db, submission_id)  # alive: the sweeper leaves a polled submission alone
-            messages.poll_picker(submission_id, _interval_ms(session))
+            _poll_again(ctx, submission_id, session)
             return
         found = [fanout.picked(p) for p in photos.picked_items(row.picker_session_id)]
         fanout.fan_out(ctx, photos, submission_id, row.sub, SourceKind.PICKER, found)
 
 
+def _poll_again(ctx: Context, submission_id: str, session: dict[str, Any]) -> None:
+    """Poll again at Google's interval, until `pollingConfig.timeoutIn` or `expireTime`, whichever comes first
+    (google-apis.md §11: a timeoutIn of 0 means stop now); then the user did not pick in time."""
+    left_s = _left_s(session)
+    if left_s <= 0:
+        raise PickerExpired("the user did not pick before the picker session's polling time ran out")
+    submissions.touch(ctx.db, submission_id)  # alive: the sweeper leaves a polled submission alone
+    messages.poll_picker(submission_id, min(_interval_ms(session), max(1, int(left_s * 1000))))
+
+
+def _left_s(session: dict[str, Any]) -> float:
+    """Seconds until polling should stop: the sooner of timeoutIn and expireTime (infinite if neither)."""
+    config = session.get("pollingConfig")
+    timeout = config.get("timeoutIn") if isinstance(config, dict) else None
+    left = _seconds(timeout) if timeout is not None else float("inf")
+    expires = parse_time(session.get("expireTime"))
+    if expires is not None:
+        left = min(left, (expires - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds())
+    return left
+
+
 def _interval_ms(session: dict[str, Any]) -> int:
     config = session.get("pollingConfig") or {}
-    raw = str(config.get("pollInterval", "5s")) if isinstance(config, dict) else "5s"
-    return max(500, int(float(raw.rstrip("s") or 5) * 1000))
+    raw = config.get("pollInterval", "5s") if isinstance(config, dict) else "5s"
+    return max(500, int(_seconds(raw) * 1000))
+
+
+def _seconds(duration: object) -> float:
+    """A protobuf Duration in JSON ("5s", "0.5s"); an unreadable one counts as 5 s."""
+    try:
+        return float(str(duration).rstrip("s") or 5)
+    except ValueError:
+        return 5.0
 
 
 def parse_time(value: object) -> datetime.datetime | None:

@@ -38,7 +38,7 @@ def _upload(ctx: Context, photos: Photos, item: Item) -> None:
         enhanced = pipelines.enhance_bytes(original, item.recipe)
     except pipelines.DecodeError as exc:
         raise UnusableImage(str(exc)) from None
-    upload_token = photos.upload(enhanced.data, enhanced.mime_type, output_name(item.filename))
+    upload_token = photos.upload(enhanced.data, enhanced.mime_type)
     items.record_upload(ctx.db, ctx.vault, item.id, upload_token, len(enhanced.data))
 
 
@@ -53,8 +53,3 @@ def _download(ctx: Context, photos: Photos, item: Item) -> bytes:
             raise
         items.set_state(ctx.db, item.id, ItemState(item.state), base_url=fresh)
         return photos.download(fresh)
-
-
-def output_name(filename: str | None) -> str:
-    stem = (filename or "photo").rsplit(".", 1)[0]
-    return f"{stem}-darkroom.jpg"

@@ -10,12 +10,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store.db import Database
-from workers.store.models import Album, Grant, Item, Submission
-from workers.store.sealed import GRANT_ACCESS, GRANT_REFRESH
+from workers.store.models import Album, Grant, Item, Submission, utcnow
+from workers.store.sealed import GRANT_ACCESS, GRANT_REFRESH, GRANT_REFRESH_LOOKUP, GRANT_REFRESH_PREFIX_LOOKUP
 from workers.store.states import AlbumPurpose, GrantState
 from workers.store.vault import Vault
 
 PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
+_TOKEN_COLUMNS = ("refresh_secret", "refresh_lookup", "refresh_prefix_lookup", "access_secret", "access_expires_at")
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,31 @@ def save_exchange(
             setattr(grant, claim, claims.get(claim))
         grant.access_secret = GRANT_ACCESS.seal(vault, sub, access.token)
         grant.access_expires_at = access.expires_at
-        if refresh_token:
-            grant.refresh_secret = GRANT_REFRESH.seal(vault, sub, refresh_token)
+        for column, value in (_refresh_values(vault, sub, refresh_token) if refresh_token else {}).items():
+            setattr(grant, column, value)
         s.add(grant)
         return grant.refresh_secret is not None
+
+
+def _refresh_values(vault: Vault, sub: str, refresh_token: str) -> dict[str, str]:
+    """The sealed refresh token and the keyed hashes that find it again from a RISC event."""
+    return {
+        "refresh_secret": GRANT_REFRESH.seal(vault, sub, refresh_token),
+        "refresh_lookup": GRANT_REFRESH_LOOKUP.of(vault, refresh_token),
+        "refresh_prefix_lookup": GRANT_REFRESH_PREFIX_LOOKUP.of(vault, refresh_token),
+    }
+
+
+def find_by_refresh_token(db: Database, vault: Vault, digest: str | None, prefix: str | None) -> str | None:
+    """The sub whose refresh token has this SHA-512-twice `digest` (hex) or this 16-character `prefix`."""
+    with db.session() as s:
+        if digest is not None:
+            hashes = GRANT_REFRESH_LOOKUP.candidates(vault, digest)
+            return s.scalar(select(Grant.sub).where(Grant.refresh_lookup.in_(hashes)).limit(1))
+        if prefix is not None:
+            hashes = GRANT_REFRESH_PREFIX_LOOKUP.candidates(vault, prefix)
+            return s.scalar(select(Grant.sub).where(Grant.refresh_prefix_lookup.in_(hashes)).limit(1))
+    return None
 
 
 def access_of(db: Database, vault: Vault, sub: str) -> Access | None:
@@ -80,9 +102,10 @@ def store_refresh(
     values: dict[str, Any] = {
         "access_secret": GRANT_ACCESS.seal(vault, sub, access.token),
         "access_expires_at": access.expires_at,
+        "last_refresh_at": utcnow(),
     }
     if refresh_token:  # Google may rotate it; "none" never overwrites the one we hold
-        values["refresh_secret"] = GRANT_REFRESH.seal(vault, sub, refresh_token)
+        values.update(_refresh_values(vault, sub, refresh_token))
     if scopes:
         values["scopes"] = " ".join(scopes)
     with db.session() as s:
@@ -92,7 +115,7 @@ def store_refresh(
 def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = False) -> None:
     values: dict[str, Any] = {"state": state}
     if drop_tokens:
-        values.update(access_secret=None, access_expires_at=None, refresh_secret=None)
+        values.update(dict.fromkeys(_TOKEN_COLUMNS))
     with db.session() as s:
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
 
@@ -122,7 +145,7 @@ def forget(db: Database, sub: str) -> None:
     with db.session() as s:
         grant = s.get(Grant, sub)
         if grant is not None:
-            for column in ("refresh_secret", "access_secret", "access_expires_at", *PROFILE_CLAIMS):
+            for column in (*_TOKEN_COLUMNS, *PROFILE_CLAIMS):
                 setattr(grant, column, None)
             grant.scopes, grant.state = "", GrantState.DELETED
         s.execute(delete(Item).where(Item.sub == sub))

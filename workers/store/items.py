@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
 from workers.store.sealed import ITEM_UPLOAD
-from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, ItemState, SourceKind
+from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, NOT_A_PHOTO, ItemState, SourceKind
 from workers.store.vault import Vault
 
 FINAL = ITEM_FINAL
@@ -24,6 +24,7 @@ class Source:
     base_url: str
     filename: str
     mime_type: str
+    is_photo: bool = True  # a video (or anything else) is recorded as skipped, never fetched
 
 
 def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: str, found: list[Source]) -> list[str]:
@@ -47,7 +48,8 @@ def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: 
                     source=source,
                     source_media_id=f.media_id,
                     recipe=recipe,
-                    state=ItemState.QUEUED,
+                    state=ItemState.QUEUED if f.is_photo else ItemState.SKIPPED,
+                    error_code=None if f.is_photo else NOT_A_PHOTO,
                 )
                 s.add(row)
                 existing[f.media_id] = row
@@ -143,3 +145,14 @@ def in_progress(db: Database, sub: str) -> bool:
 def retry(db: Database, item_id: str) -> None:
     """A failed item back to the start, with a fresh delivery count."""
     set_state(db, item_id, ItemState.QUEUED, attempts=0, error_code=None, error_detail=None, upload_secret=None)
+
+
+def first_seen(db: Database, sub: str, media_ids: list[str]) -> dict[str, datetime]:
+    """When darkroom first recorded each of these source items of the user's, at any recipe."""
+    with db.session() as s:
+        query = (
+            select(Item.source_media_id, func.min(Item.created_at))
+            .where(Item.sub == sub, Item.source_media_id.in_(media_ids))
+            .group_by(Item.source_media_id)
+        )
+        return {media_id: at for media_id, at in s.execute(query)}

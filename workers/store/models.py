@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def rfc3339(at: datetime | None) -> str | None:
+    """A naive-UTC column's time as the API shows times."""
+    return at.isoformat(timespec="seconds") + "Z" if at else None
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -24,6 +29,7 @@ class Submission(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_secret: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16), default="ios", server_default="ios")  # which redirect_uri
     status: Mapped[str] = mapped_column(String(16), index=True)
     sub: Mapped[str | None] = mapped_column(String(255), index=True)
     error_code: Mapped[str | None] = mapped_column(String(32))
@@ -45,8 +51,13 @@ class Grant(Base):
     state: Mapped[str] = mapped_column(String(24), index=True)
     scopes: Mapped[str] = mapped_column(Text, default="")
     refresh_secret: Mapped[str | None] = mapped_column(Text)
+    # Keyed hashes that find this grant from what a RISC token-revoked event names: the refresh token's
+    # SHA-512-twice digest, or its first 16 characters (google-apis.md §4.3). Never the token itself.
+    refresh_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
+    refresh_prefix_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
     access_secret: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_refresh_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last access token refresh at Google
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool | None] = mapped_column(Boolean)
     name: Mapped[str | None] = mapped_column(String(255))
@@ -103,7 +114,7 @@ class SecurityEvent(Base):
 
     __tablename__ = "security_events"
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
-    event_type: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(Text)  # every event the token carried, short names, space-separated
     sub: Mapped[str | None] = mapped_column(String(255), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,5 +1,6 @@
-"""Key rotation: re-encrypt every registered secret column under the vault's first key, and re-key the code
-lookup hashes. After it has run, the old keys can be dropped from DARKROOM_TOKEN_KEYS.
+"""Key rotation: re-encrypt every registered secret column under the vault's first key, and re-key every
+registered keyed-hash column (code lookups, refresh token lookups). After it has run, the old keys can be
+dropped from DARKROOM_TOKEN_KEYS.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.store.db import Database
-from workers.store.models import Submission
-from workers.store.sealed import SECRET_COLUMNS, SUBMISSION_CODE, SecretColumn
+from workers.store.sealed import KEYED_COLUMNS, SECRET_COLUMNS, KeyedColumn, SecretColumn
 from workers.store.vault import Vault
 
 
@@ -27,10 +27,17 @@ def rotate(db: Database, vault: Vault) -> Rotated:
     with db.session() as s:
         for secret in SECRET_COLUMNS:
             _reseal_column(s, vault, secret, done)
-        for submission in s.scalars(select(Submission).where(Submission.code_secret.is_not(None))):
-            code = SUBMISSION_CODE.open(vault, submission.id, str(submission.code_secret))
-            submission.code_hash = vault.lookup_hashes(code)[0]
+        for keyed in KEYED_COLUMNS:
+            _rekey_column(s, vault, keyed)
     return done
+
+
+def _rekey_column(s: Session, vault: Vault, keyed: KeyedColumn) -> None:
+    """Hash again under the first key, from the sealed source (a row whose source is gone keeps its hash)."""
+    source = getattr(keyed.model, keyed.source.column)
+    for row in s.scalars(select(keyed.model).where(source.is_not(None))):
+        key = keyed.source.key_of(row)
+        setattr(row, keyed.column, keyed.of(vault, keyed.source.open(vault, key, getattr(row, keyed.source.column))))
 
 
 def _reseal_column(s: Session, vault: Vault, secret: SecretColumn, done: Rotated) -> None:

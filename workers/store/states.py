@@ -24,6 +24,7 @@ class ItemState(StrEnum):
     CREATING = "creating"  # handed to batchCreate: the outcome is uncertain until recorded
     DONE = "done"
     FAILED = "failed"
+    SKIPPED = "skipped"  # never fetched, never uploaded: not a photo (a video in the pick)
 
 
 class GrantState(StrEnum):
@@ -38,6 +39,14 @@ class SourceKind(StrEnum):
     INBOX = "inbox"
 
 
+class Platform(StrEnum):
+    """Where the app signed the user in: it decides the redirect_uri the code is redeemed with."""
+
+    IOS = "ios"
+    ANDROID = "android"
+    WEB = "web"  # Google Identity Services code model, popup: redirect_uri=postmessage
+
+
 class AlbumPurpose(StrEnum):
     TARGET = "target"
     INBOX = "inbox"
@@ -47,5 +56,6 @@ SUBMISSION_FINAL = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
 # Before the fan-out: the submission row itself carries the work (the sweeper resends it from there).
 SUBMISSION_BEFORE_ITEMS = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING, SubmissionStatus.AWAITING_PICK)
 SUBMISSION_OPEN = (*SUBMISSION_BEFORE_ITEMS, SubmissionStatus.PROCESSING)
-ITEM_FINAL = (ItemState.DONE, ItemState.FAILED)
+ITEM_FINAL = (ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED)
+NOT_A_PHOTO = "not_a_photo"  # the reason a skipped item gives
 ITEM_BEFORE_UPLOAD = (ItemState.QUEUED, ItemState.DOWNLOADED)

@@ -10,12 +10,13 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 
 from workers.store.db import Database, changed
-from workers.store.models import Item, Submission, utcnow
-from workers.store.sealed import SUBMISSION_CODE
+from workers.store.models import Item, Submission, rfc3339, utcnow
+from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH
 from workers.store.states import (
     SUBMISSION_BEFORE_ITEMS,
     SUBMISSION_FINAL,
     SUBMISSION_OPEN,
+    Platform,
     SourceKind,
     SubmissionStatus,
 )
@@ -24,35 +25,35 @@ from workers.store.vault import Vault
 FINAL = SUBMISSION_FINAL
 
 
-def record(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
+def record(db: Database, vault: Vault, code: str, source: str, platform: str = Platform.IOS) -> tuple[str, bool]:
     """The submission for `code`, found by keyed hash or created with the code encrypted; True if created."""
-    return record_many(db, vault, [(code, source)])[0]
+    return record_many(db, vault, [(code, source, platform)])[0]
 
 
-def record_many(db: Database, vault: Vault, posts: Sequence[tuple[str, str]]) -> list[tuple[str, bool]]:
-    """`record` for each (code, source), in order: one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id,
-    then, only if some code was there already (or came twice in this batch), one lookup for those. The hot
-    path of ingest, which records concurrent posts together."""
+def record_many(db: Database, vault: Vault, posts: Sequence[tuple[str, ...]]) -> list[tuple[str, bool]]:
+    """`record` for each (code, source[, platform]), in order: one multi-row INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id, then, only if some code was there already (or came twice in this batch), one lookup for those.
+    The hot path of ingest, which records concurrent posts together."""
     if not posts:
         return []
     if vault.key_count > 1:  # a key rotation is under way: the same code may sit under an older hash
-        return [_record_during_rotation(db, vault, code, source) for code, source in posts]
-    rows = [_new_row(vault, vault.lookup_hashes(code)[0], code, source) for code, source in posts]
+        return [_record_during_rotation(db, vault, *post) for post in posts]
+    rows = [_new_row(vault, SUBMISSION_CODE_HASH.of(vault, post[0]), *post) for post in posts]
     inserted = set(_insert(db, rows))
     others = {row[1] for row in rows if row[0] not in inserted}  # a committed row holds each of these hashes
     found = _ids_by_hash(db, others) if others else {}
     return [(row[0], True) if row[0] in inserted else (found[row[1]], False) for row in rows]
 
 
-_SET_AT_INGEST = ("id", "code_hash", "code_secret", "source", "status", "created_at", "updated_at")
+_SET_AT_INGEST = ("id", "code_hash", "code_secret", "source", "platform", "status", "created_at", "updated_at")
 
 
-def _new_row(vault: Vault, code_hash: str, code: str, source: str) -> tuple[Any, ...]:
+def _new_row(vault: Vault, code_hash: str, code: str, source: str, platform: str = Platform.IOS) -> tuple[Any, ...]:
     """A new submission's values, in _SET_AT_INGEST order."""
     submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
     secret = SUBMISSION_CODE.seal(vault, submission_id, code)
     now = utcnow()
-    return (submission_id, code_hash, secret, source, SubmissionStatus.QUEUED.value, now, now)
+    return (submission_id, code_hash, secret, source, str(platform), SubmissionStatus.QUEUED.value, now, now)
 
 
 def _insert(db: Database, rows: list[tuple[Any, ...]]) -> list[str]:
@@ -65,9 +66,11 @@ def _ids_by_hash(db: Database, hashes: set[str]) -> dict[str, str]:
         return {code_hash: submission_id for code_hash, submission_id in s.execute(query)}
 
 
-def _record_during_rotation(db: Database, vault: Vault, code: str, source: str) -> tuple[str, bool]:
-    hashes = vault.lookup_hashes(code)
-    row = _new_row(vault, hashes[0], code, source)
+def _record_during_rotation(
+    db: Database, vault: Vault, code: str, source: str, platform: str = Platform.IOS
+) -> tuple[str, bool]:
+    hashes = SUBMISSION_CODE_HASH.candidates(vault, code)
+    row = _new_row(vault, hashes[0], code, source, platform)
     inserted = bool(_insert(db, [row]))
     found = find_by_hashes(db, hashes[1:] if inserted else hashes)  # under an older key, or the same code again
     if inserted and found:  # seen before under a key since rotated out of first place: keep the old one
@@ -155,13 +158,9 @@ def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
         "picker_uri": row.picker_uri if row.status == SubmissionStatus.AWAITING_PICK else None,
         "counts": {"total": sum(counts.values()), **counts},
         "error": error,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
     }
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat(timespec="seconds") + "Z" if at else None
 
 
 def stale(db: Database, before: datetime) -> list[Submission]:

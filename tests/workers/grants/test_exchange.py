@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from pydantic import SecretStr
 
 from emulator.world import APPCREATED, APPENDONLY, PICKER_SCOPE
@@ -87,3 +88,21 @@ def test_a_429_from_the_token_endpoint_is_rate_limited_with_googles_delay(uc, ad
     with pytest.raises(RateLimited) as raised:
         exchange.exchange(uc.ctx, done.submission_id)
     assert raised.value.delay_s == 42
+
+
+def test_a_code_from_a_web_sign_in_is_redeemed_with_postmessage(darkroom, admin):
+    """Google Identity Services' code model (popup) binds its codes to redirect_uri=postmessage."""
+    user = admin.add_user()
+    code = admin.mint_code(user["sub"], redirect_uri="postmessage")
+    body = {"code": code, "platform": "web"}
+    answer = requests.post(f"{darkroom.url}/v1/auth-codes", json=body, headers={"X-Requested-With": "web"})
+    assert answer.status_code == 202
+    assert darkroom.wait(answer.json()["submission_id"], "awaiting_pick")["status"] == "awaiting_pick"
+    [redeemed] = [r for r in admin.requests() if r["endpoint"] == "oauth.token.authorization_code"]
+    assert redeemed["status"] == 200
+
+
+def test_an_ios_code_keeps_the_empty_redirect_uri(darkroom, admin):
+    user = admin.add_user()
+    status = darkroom.wait(darkroom.submit(admin.mint_code(user["sub"])), "awaiting_pick")
+    assert status["status"] == "awaiting_pick"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.stub import exchanged, picked
-from workers.errors import GrantRevoked, Unavailable
+from workers.errors import GrantRevoked, Misconfigured, Unavailable
 from workers.grants import tokens
 from workers.store import grants, items, submissions
 from workers.store.states import GrantState, ItemState, SubmissionStatus
@@ -43,3 +43,39 @@ def test_a_token_endpoint_outage_on_refresh_is_unavailable_and_the_grant_stays(u
     with pytest.raises(Unavailable):
         tokens.refresh(uc.ctx, done.sub, stale=tokens.access_for(uc.ctx, done.sub).token)
     assert grants.get(uc.ctx.db, done.sub).state == GrantState.ACTIVE  # type: ignore[union-attr]
+
+
+def test_invalid_request_on_refresh_is_a_misconfiguration_and_the_grant_stays(uc, admin):
+    """RFC 6749 §5.2: only invalid_grant says a grant is dead; one configuration slip must not revoke users."""
+    done = exchanged(uc, admin)
+    admin.inject_fault("oauth.token.refresh_token", status=400, error="invalid_request")
+    with pytest.raises(Misconfigured) as raised:
+        tokens.refresh(uc.ctx, done.sub, stale=tokens.access_for(uc.ctx, done.sub).token)
+    assert "invalid_request" in str(raised.value)
+    grant = grants.get(uc.ctx.db, done.sub)
+    assert grant is not None and grant.state == GrantState.ACTIVE and grant.refresh_secret is not None
+
+
+@pytest.mark.parametrize("error", ["invalid_client", "unauthorized_client", "invalid_scope"])
+def test_every_configuration_error_of_rfc_6749_keeps_the_grant(uc, admin, error):
+    done = exchanged(uc, admin)
+    admin.inject_fault("oauth.token.refresh_token", status=400, error=error)
+    with pytest.raises(Misconfigured):
+        tokens.refresh(uc.ctx, done.sub, stale=tokens.access_for(uc.ctx, done.sub).token)
+    assert grants.get(uc.ctx.db, done.sub).state == GrantState.ACTIVE  # type: ignore[union-attr]
+
+
+def test_tokens_that_live_a_few_seconds_work_and_refresh_only_when_darkroom_says(uc, admin):
+    """Google says expires_in; nothing promises an hour. google-auth's own 3 min 45 s threshold must not apply."""
+    import time
+
+    admin.set_lifetimes(access_token_s=4)
+    done = exchanged(uc, admin, photos=1)
+    with tokens.photos_for(uc.ctx, done.sub) as photos:
+        photos.find_album("none")  # the token from the exchange, fresh for darkroom for another 2 s
+    assert "oauth.token.refresh_token" not in admin.counts()
+    time.sleep(2.2)  # darkroom's margin for a 4 s token is half its life
+    with tokens.photos_for(uc.ctx, done.sub) as photos:
+        photos.find_album("none")
+        photos.find_album("none")
+    assert admin.counts()["oauth.token.refresh_token"] == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ from emulator.world import DRIVE_APPDATA
 from settings import Settings
 from tests.support.embedded import Darkroom, running, settings_for
 from tests.support.google import redeem
-from tests.support.processes import cli
+from tests.support.processes import cli, env_of
 from workers.context import Context, get_context
 from workers.store import grants, submissions
 from workers.store.vault import new_key
@@ -31,16 +30,6 @@ def vault_settings(emulator, database_url) -> Settings:
 def app(vault_settings) -> Iterator[Darkroom]:
     with running(vault_settings) as darkroom:
         yield darkroom
-
-
-def env_of(settings: Settings, **overrides: str) -> dict[str, str]:
-    """The environment a process needs to see these settings."""
-    out = {}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            secret = getattr(value, "get_secret_value", None)
-            out[f"DARKROOM_{name.upper()}"] = secret() if secret else str(value)
-    return {**os.environ, **out, **overrides}
 
 
 def darkroom_cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -127,7 +116,7 @@ def test_app_disconnects_its_user_with_the_id_token(app, admin, emulator):
         ("tokens-revoked", "revoked"),
         ("sessions-revoked", "revoked"),
         ("account-disabled", "revoked"),
-        ("account-purged", "deleted"),
+        ("token-revoked", "revoked"),
     ],
 )
 def test_security_events_are_verified_applied_and_deduplicated(app, admin, event, state):
@@ -147,14 +136,14 @@ def test_security_events_are_verified_applied_and_deduplicated(app, admin, event
 def test_security_events_that_do_not_verify_get_400(app, admin):
     user = signed_in(app, admin)
     headers = {"Content-Type": "application/secevent+jwt"}
-    foreign = admin.security_event(user["sub"], "account-purged", audience="someone-else.apps.googleusercontent.com")
+    foreign = admin.security_event(user["sub"], "sessions-revoked", audience="someone-else.apps.googleusercontent.com")
     answer = requests.post(f"{app.url}/v1/risc", data=foreign, headers=headers)
     assert answer.status_code == 400 and answer.json()["err"] == "invalid_audience"
-    good = admin.security_event(user["sub"], "account-purged")
+    good = admin.security_event(user["sub"], "sessions-revoked")
     header, payload, signature = good.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["events"] = {
-        "https://schemas.openid.net/secevent/risc/event-type/account-purged": {
+        "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked": {
             "subject": {"subject_type": "iss-sub", "iss": "https://accounts.google.com/", "sub": "someone-else"}
         }
     }

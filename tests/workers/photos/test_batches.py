@@ -53,3 +53,15 @@ def test_a_refused_album_is_forgotten_and_the_retry_finishes_the_items(uc, admin
     assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is None
     batches.create_album_items(uc.ctx, done.sub)  # the retry
     assert items.get(uc.ctx.db, item_ids[0]).state == ItemState.DONE  # type: ignore[union-attr]
+
+
+def test_an_album_the_user_deleted_answers_404_and_a_new_one_takes_the_items(uc, admin):
+    done, item_ids = uploaded(uc, admin, photos=2)
+    old = grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET)
+    admin.delete_album(old)  # the user deleted "Enhanced by darkroom" in Google Photos
+    with pytest.raises(Unavailable):
+        batches.create_album_items(uc.ctx, done.sub)
+    batches.create_album_items(uc.ctx, done.sub)  # the retry
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    [album] = admin.state()["albums"]
+    assert album["id"] != old and len(album["items"]) == 2

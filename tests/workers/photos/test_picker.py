@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import dramatiq
 import pytest
 
 from tests.support.stub import exchanged
@@ -53,3 +56,25 @@ def test_a_429_while_polling_is_rate_limited_with_googles_delay(uc, admin):
     with pytest.raises(RateLimited) as raised:
         picker.poll_picker(uc.ctx, done.submission_id)
     assert raised.value.delay_s == 31
+
+
+def test_polling_stops_when_googles_timeout_in_runs_out(uc, admin):
+    admin.set_lifetimes(picker_timeout_s=0.3)  # the session lives on; the polling time does not
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    [(_,)] = uc.take("poll_picker")
+    time.sleep(0.4)
+    with pytest.raises(PickerExpired):
+        picker.poll_picker(uc.ctx, done.submission_id)
+    assert uc.sent("poll_picker") == []
+
+
+def test_a_poll_before_the_timeout_waits_no_longer_than_what_is_left(uc, admin):
+    admin.set_lifetimes(picker_timeout_s=2, poll_interval_s=5)
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    uc.stub.flush_all()
+    picker.poll_picker(uc.ctx, done.submission_id)
+    [raw] = list(uc.stub.queues["maintenance.DQ"].queue)
+    eta = dramatiq.Message.decode(raw).options["eta"]
+    assert eta - time.time() * 1000 <= 2100  # not Google's 5 s interval: polling ends before that
