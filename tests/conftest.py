@@ -19,6 +19,7 @@ from emulator.client import AdminClient
 from settings import Settings
 from tests.support.embedded import settings_for
 
+
 def _database_of_this_worker(url: str) -> str:
     """Each pytest-xdist worker (gw0, gw1, ...) flushes a Redis database of its own: the base one plus its number."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
