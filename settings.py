@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     max_deliveries: int = 5
     create_batch_delay_ms: int = 1500
     batch_wait_s: float = 20.0  # the longest an upload waits for its batchCreate to fill up
+    # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every
+    # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
+    webhook_url: str | None = None
+    webhook_secrets: SecretStr | None = None
+    webhook_timeout_s: float = 10.0
+    # A delivery that failed is tried again after min_backoff, doubling up to max_backoff, for retry_window;
+    # then it is a dead letter (`darkroom dead`). A day and more: an app's backend may be down a while.
+    notify_min_backoff_s: float = 5.0
+    notify_max_backoff_s: float = 3600.0
+    notify_retry_window_s: float = 26 * 3600.0
+    fcm_service_account_file: Path | None = None
+    fcm_uri: str = "https://fcm.googleapis.com"
     log_level: str = "INFO"
     log_format: str = "json"  # or "text" for people reading a terminal
 
@@ -109,6 +121,17 @@ class Settings(BaseSettings):
         if self.risc_audiences:
             return [a.strip() for a in self.risc_audiences.split(",") if a.strip()]
         return [self.client_credentials()[0]]
+
+    def webhook_secret_list(self) -> list[str]:
+        """The `whsec_...` secrets, each of which signs every delivery; none without a webhook URL."""
+        if not self.webhook_url:
+            return []
+        found = [
+            s.strip() for s in (self.webhook_secrets.get_secret_value() if self.webhook_secrets else "").split(",")
+        ]
+        if not [s for s in found if s]:
+            raise ConfigurationError("DARKROOM_WEBHOOK_URL is set: set DARKROOM_WEBHOOK_SECRETS to whsec_... secrets")
+        return [s for s in found if s]
 
     def token_key_bytes(self) -> list[bytes]:
         """The token keys, first one encrypting; refuses to go on without one."""

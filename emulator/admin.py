@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import library, photos, picker
+from emulator import fcm, library, photos, picker
 from emulator.http import ApiError, api_error, json_body
 from emulator.world import Google
 
@@ -85,6 +85,21 @@ async def revoke(request: Request) -> Response:
 async def expire_tokens(request: Request) -> Response:
     body = await json_body(request)
     return JSONResponse({"expired": _google(request).expire_access_tokens(body["sub"])})
+
+
+async def fcm_service_account(request: Request) -> Response:
+    body = await json_body(request)
+    google, base = _google(request), str(request.base_url).rstrip("/")
+    return JSONResponse(fcm.mint_service_account(google, base, body.get("project_id", "darkroom-demo")))
+
+
+async def fcm_unregister(request: Request) -> Response:
+    fcm.messaging(_google(request)).unregistered.add((await json_body(request))["token"])
+    return JSONResponse({})
+
+
+async def fcm_messages(request: Request) -> Response:
+    return JSONResponse({"messages": fcm.messaging(_google(request)).sent})
 
 
 async def delete_album(request: Request) -> Response:
@@ -198,6 +213,9 @@ routes = [
     Route("/_admin/expire-tokens", expire_tokens, methods=["POST"]),
     Route("/_admin/risc", security_event, methods=["POST"]),
     Route("/_admin/albums/{album_id}", delete_album, methods=["DELETE"]),
+    Route("/_admin/fcm/service-account", fcm_service_account, methods=["POST"]),
+    Route("/_admin/fcm/unregister", fcm_unregister, methods=["POST"]),
+    Route("/_admin/fcm/messages", fcm_messages, methods=["GET"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/state", state, methods=["GET"]),

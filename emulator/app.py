@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from emulator import admin, content, drive, library, oauth, picker
+from emulator import admin, content, drive, fcm, library, oauth, picker
 from emulator.world import Google
 
 
 def create_app(google: Google | None = None) -> Starlette:
     app = Starlette(
-        routes=[*oauth.routes, *picker.routes, *library.routes, *content.routes, *drive.routes, *admin.routes]
+        routes=[
+            *oauth.routes,
+            *picker.routes,
+            *library.routes,
+            *content.routes,
+            *drive.routes,
+            *fcm.routes,
+            *admin.routes,
+        ]
     )
     app.state.google = google or Google()
     return app

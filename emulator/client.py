@@ -42,6 +42,16 @@ class AdminClient:
     def security_event(self, sub: str, event: str | list[str], **fields: Any) -> str:
         return self._call("POST", "risc", {"sub": sub, "event": event, **fields})["token"]
 
+    def service_account(self, project_id: str = "darkroom-demo") -> dict[str, Any]:
+        """A Firebase service-account JSON whose token_uri is this emulator (for DARKROOM_FCM_SERVICE_ACCOUNT_FILE)."""
+        return self._call("POST", "fcm/service-account", {"project_id": project_id})
+
+    def unregister_push_token(self, token: str) -> None:
+        self._call("POST", "fcm/unregister", {"token": token})
+
+    def push_messages(self) -> list[dict[str, Any]]:
+        return self._call("GET", "fcm/messages")["messages"]
+
     def delete_album(self, album_id: str) -> None:
         self._call("DELETE", f"albums/{album_id}")
 

@@ -34,14 +34,23 @@ STATUS_NAMES = {
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str, status: str | None = None) -> None:
+    def __init__(self, code: int, message: str, status: str | None = None, details: list[Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status or STATUS_NAMES.get(code, "UNKNOWN")
+        self.details = details
 
 
-def api_error(code: int, message: str, status: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": code, "message": message, "status": status or STATUS_NAMES.get(code, "UNKNOWN")}}
-    return JSONResponse(body, status_code=code, headers=headers)
+def api_error(
+    code: int,
+    message: str,
+    status: str | None = None,
+    headers: dict[str, str] | None = None,
+    details: list[Any] | None = None,
+) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status or STATUS_NAMES.get(code, "UNKNOWN")}
+    if details:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=code, headers=headers)
 
 
 def oauth_error(code: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
@@ -99,7 +108,7 @@ async def _authorized(request: Request, google: Google, handler: Handler, scopes
     try:
         return await handler(request, google, token)
     except ApiError as exc:
-        return api_error(exc.code, exc.message, exc.status)
+        return api_error(exc.code, exc.message, exc.status, details=exc.details)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -10,19 +10,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.http import endpoint, oauth_error, run
+from emulator import fcm
+from emulator.http import endpoint, oauth_error, origin, run
 from emulator.world import AccessToken, Google, OAuthError
 
 
 async def token(request: Request) -> Response:
     form = await _form(request)
     grant_type = form.get("grant_type", "")
-    name = f"oauth.token.{grant_type}" if grant_type in ("authorization_code", "refresh_token") else "oauth.token"
+    names = {"authorization_code": "authorization_code", "refresh_token": "refresh_token", fcm.JWT_BEARER: "jwt-bearer"}
+    name = f"oauth.token.{names[grant_type]}" if grant_type in names else "oauth.token"
 
     async def handle(request: Request, google: Google, _: AccessToken | None) -> Response:
         try:
             if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
                 raise OAuthError("invalid_request", "Invalid content type.")
+            if grant_type == fcm.JWT_BEARER:  # a service account authenticates by its signed assertion alone
+                answer = fcm.jwt_bearer(google, form.get("assertion", ""), f"{origin(request)}/token")
+                return JSONResponse(answer, headers={"Cache-Control": "no-store"})
             client_id, secret = _client_credentials(request, form)
             google.check_client(client_id, secret)
             return JSONResponse(

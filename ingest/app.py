@@ -54,7 +54,7 @@ async def post_auth_code(request: Request) -> Response:
         request.headers.get("x-forwarded-for"),
         request.app.state.trusted_proxies,
     )
-    post = codes.Post(client, payload.code, SourceKind(payload.source), Platform(payload.platform))
+    post = codes.Post(client, payload.code, SourceKind(payload.source), Platform(payload.platform), payload.push_token)
     submission_id = await request.app.state.batcher.submit(post)
     if submission_id is None:
         detail = "too many codes from this client; try again in a minute"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.payloads import CODE_PATTERN
+from ingest.payloads import CODE_PATTERN, PUSH_TOKEN_PATTERN
 from workers.store.states import Platform, SourceKind, SubmissionStatus
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -46,6 +46,12 @@ DOCUMENT: dict[str, Any] = {
                                     },
                                     "source": {"type": "string", "enum": [*SourceKind], "default": SourceKind.PICKER},
                                     "platform": {"type": "string", "enum": [*Platform], "default": Platform.IOS},
+                                    "push_token": {
+                                        "type": ["string", "null"],
+                                        "minLength": 20,
+                                        "maxLength": 1024,
+                                        "pattern": PUSH_TOKEN_PATTERN,
+                                    },
                                 },
                             }
                         }

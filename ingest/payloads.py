@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 # Google's authorization codes are at most 256 bytes of URL-safe ASCII (google-apis.md §1.3); leave headroom.
 CODE_PATTERN = r"^[A-Za-z0-9/_\-\.~+=]+$"
+PUSH_TOKEN_PATTERN = r"^[A-Za-z0-9_:\-]+$"
 
 
 class AuthCode(BaseModel):
@@ -17,6 +18,8 @@ class AuthCode(BaseModel):
     code: str = Field(min_length=8, max_length=512, pattern=CODE_PATTERN)
     source: Literal["picker", "inbox"] = "picker"
     platform: Literal["ios", "android", "web"] = "ios"
+    # An FCM registration token (about 160 characters of these): the device told when its photos are ready.
+    push_token: str | None = Field(default=None, min_length=20, max_length=1024, pattern=PUSH_TOKEN_PATTERN)
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:

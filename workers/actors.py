@@ -19,6 +19,7 @@ from workers import logs
 from workers.context import Context, get_context, is_set, set_context
 from workers.errors import RateLimited
 from workers.grants import exchange, revocation, risc
+from workers.notify import outbox
 from workers.operations import sweeper
 from workers.photos import batches, completion, inbox, picker, upload
 from workers.queue import broker, table
@@ -69,6 +70,7 @@ USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | N
     "revoke_user": (revocation.revoke, None),
     "apply_security_event": (risc.apply, None),
     "sweep": (_sweep_once_per_interval, None),
+    "deliver_notification": (outbox.deliver_notification, None),
 }
 
 

@@ -13,8 +13,10 @@ import threading
 
 from settings import Settings
 from workers.intake.limits import RateLimiter
+from workers.queue import broker, messages
 from workers.queue.locks import Locks
 from workers.store.db import Database
+from workers.store.states import Channel
 from workers.store.vault import Vault
 
 
@@ -22,6 +24,8 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
+        self.db.channels = frozenset(channels_of(settings))
+        self.db.on_notify = _deliver
 
     @functools.cached_property
     def vault(self) -> Vault:
@@ -34,6 +38,18 @@ class Context:
     @functools.cached_property
     def ingest_limit(self) -> RateLimiter:
         return RateLimiter(self.settings.redis_url, self.settings.rate_limit_per_minute)
+
+
+def channels_of(settings: Settings) -> list[Channel]:
+    """The app hears back by webhook when a URL is set (with its secrets), by push when FCM is configured."""
+    on = [Channel.WEBHOOK] if settings.webhook_secret_list() else []
+    return on + ([Channel.PUSH] if settings.fcm_service_account_file else [])
+
+
+def _deliver(notification_ids: list[str]) -> None:
+    if broker.is_set():  # a command without a broker leaves them to the sweeper
+        for notification_id in notification_ids:
+            messages.deliver_notification(notification_id)
 
 
 _context: Context | None = None

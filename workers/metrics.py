@@ -41,6 +41,17 @@ def _make() -> dict[str, Any]:
             ["endpoint", "error"],
         ),
         "bytes": prom.Counter("darkroom_bytes_total", "Photo bytes moved, by direction.", ["direction"]),
+        "notifications": prom.Counter(
+            "darkroom_notifications_total",
+            "Webhook and push deliveries, by channel and outcome (delivered, retrying, dead, dropped).",
+            ["channel", "outcome"],
+        ),
+        "notification_latency": prom.Histogram(
+            "darkroom_notification_delivery_seconds",
+            "From the event (the state change) to its delivery, by channel.",
+            ["channel"],
+            buckets=(0.5, 1, 2, 5, 15, 60, 300, 1800, 3600, 21600, 86400),
+        ),
         "latency": prom.Histogram(
             "darkroom_code_to_album_seconds",
             "From a posted code to all its photos done.",
@@ -67,6 +78,12 @@ def google_call(endpoint: str, status: int | str) -> None:
 
 def misconfigured(endpoint: str, error: str) -> None:
     _metrics()["misconfigured"].labels(endpoint, error).inc()
+
+
+def notification(channel: str, outcome: str, latency_s: float | None = None) -> None:
+    _metrics()["notifications"].labels(channel, outcome).inc()
+    if latency_s is not None:
+        _metrics()["notification_latency"].labels(channel).observe(latency_s)
 
 
 def refreshed() -> None:

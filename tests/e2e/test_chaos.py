@@ -16,6 +16,7 @@ import requests
 
 from emulator.client import AdminClient
 from tests.support.processes import Stack, running
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -46,15 +47,6 @@ def start(stack: Stack, admin: AdminClient, photos: int) -> tuple[dict, str]:
 
 def status_of(url: str) -> dict:
     return requests.get(url, timeout=5).json()
-
-
-def wait_until(check, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not {what} within {timeout_s} s")
 
 
 def pick_when_ready(admin: AdminClient, user: dict, url: str) -> None:

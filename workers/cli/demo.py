@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from emulator.client import AdminClient
 
 PHOTOS = 12
+DEMO_DEVICE = "demo-device-fcm-registration-token:" + "x" * 40  # what the app's FCM SDK would hand it
 
 
 def demo_settings(emulator_url: str, database_url: str) -> Settings:
@@ -77,20 +78,29 @@ def run(out_dir: Path = Path("demo-output"), photos: int = PHOTOS, size: tuple[i
     from emulator import server as emulator_server
     from emulator.client import AdminClient
     from workers.cli.embedded import Embedded
+    from workers.cli.receiver import SECRET, receiving
 
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     emulator = emulator_server.start()
     google = AdminClient(emulator.url)
     _say(f"Google emulator up at {emulator.url}")
-    app = Embedded(demo_settings(emulator.url, f"sqlite:///{out_dir / 'darkroom.db'}"), port=0)
-    try:
-        base = app.start()
-        _say(f"darkroom (web + workers, embedded broker, SQLite) at {base}")
-        return _play(base, google, out_dir, photos, size)
-    finally:
-        app.stop()
-        emulator.stop()
+    account = out_dir / "firebase-service-account.json"
+    account.write_text(json.dumps(google.service_account()))
+    with receiving() as backend:
+        told = {"webhook_url": backend.url, "webhook_secrets": SecretStr(SECRET), "notify_min_backoff_s": 0.2}
+        told |= {"fcm_service_account_file": account, "fcm_uri": f"{emulator.url}/fcm"}
+        settings = demo_settings(emulator.url, f"sqlite:///{out_dir / 'darkroom.db'}").model_copy(update=told)
+        app = Embedded(settings, port=0)
+        try:
+            base = app.start()
+            _say(f"darkroom (web + workers, embedded broker, SQLite) at {base}")
+            _say(f"the app's backend listens for webhooks at {backend.url}")
+            played = _play(base, google, out_dir, photos, size)
+            return played or _heard(backend, google)
+        finally:
+            app.stop()
+            emulator.stop()
 
 
 def _play(base: str, google: AdminClient, out_dir: Path, photos: int, size: tuple[int, int]) -> int:
@@ -98,7 +108,8 @@ def _play(base: str, google: AdminClient, out_dir: Path, photos: int, size: tupl
     _say(f"a user with {photos} dull {size[0]}x{size[1]} phone photos (EXIF orientations 1-8, ICC) signs in")
     code = google.mint_code(user["sub"])
     _say("the app posts its one-time serverAuthCode to darkroom, then goes offline")
-    accepted = _http("POST", f"{base}/v1/auth-codes", {"code": code, "source": SourceKind.PICKER})
+    body = {"code": code, "source": SourceKind.PICKER, "push_token": DEMO_DEVICE}
+    accepted = _http("POST", f"{base}/v1/auth-codes", body)
     status_url = base + accepted["status_url"]
     _say(f"202 accepted: submission {accepted['submission_id']}")
     status = _wait_for(status_url, (SubmissionStatus.AWAITING_PICK,), 60)
@@ -110,6 +121,21 @@ def _play(base: str, google: AdminClient, out_dir: Path, photos: int, size: tupl
     _say("the user picks all their photos in Google Photos' picker")
     status = _wait_for(status_url, (SubmissionStatus.DONE,), 300)
     return _report(google, user, status, out_dir)
+
+
+def _heard(backend: Any, google: AdminClient, timeout_s: float = 10) -> int:
+    """What the app heard back: the webhooks its backend verified, and the push its phone would show."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and (len(backend.events()) < 2 or not google.push_messages()):
+        time.sleep(0.1)
+    for event in sorted(backend.events(), key=lambda e: e["timestamp"]):
+        data = event["data"]
+        _say(f"webhook verified (standardwebhooks): {event['type']} status={data['status']} counts={data['counts']}")
+    for push in google.push_messages():
+        _say(f"push to the phone (FCM): {push['notification']['title']!r} data={push['data']}")
+    heard = len(backend.events()) >= 2 and bool(google.push_messages())
+    _say("the app was told" if heard else "INCOMPLETE: the app was not told")
+    return 0 if heard else 1
 
 
 def _report(google: AdminClient, user: dict[str, Any], status: dict[str, Any], out_dir: Path) -> int:

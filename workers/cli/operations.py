@@ -27,6 +27,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"broker: {found['broker']}")
     for kind in ("grants", "submissions", "items"):
         print(f"{kind:12s} " + (", ".join(f"{k} {v}" for k, v in sorted(found[kind].items())) or "none"))
+    for channel, states in sorted(found["notifications"].items()):
+        print(f"{channel:12s} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     for failure in found["recent_failures"]:
         print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
     return 0

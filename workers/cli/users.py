@@ -46,7 +46,10 @@ def show_user(args: argparse.Namespace, settings: Settings) -> int:
 def revoke(args: argparse.Namespace, settings: Settings) -> int:
     from workers.context import Context
     from workers.grants import revocation
+    from workers.queue import broker
 
+    if settings.redis_url:  # the app is told at once; without Redis the embedded server's sweeper tells it
+        broker.setup(settings)
     if not revocation.revoke(Context(settings), args.user):
         raise UsageError(f"no grant is stored for user {args.user}")
     print(f"revoked at Google and deleted the tokens and personal data of user {args.user}")

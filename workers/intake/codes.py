@@ -23,6 +23,7 @@ class Post(NamedTuple):
     code: str
     source: SourceKind
     platform: Platform = Platform.IOS
+    push_token: str | None = None  # the device's FCM registration token, sealed before it is stored
 
 
 class Intake:
@@ -47,7 +48,7 @@ class Intake:
             allowed = self._count_and_send([post.client for post in posts])
             accepted = [post for post, ok in zip(posts, allowed, strict=True) if ok]
             recorded = submissions.record_many(
-                self._ctx.db, self._ctx.vault, [(p.code, p.source, p.platform) for p in accepted]
+                self._ctx.db, self._ctx.vault, [(p.code, p.source, p.platform, p.push_token) for p in accepted]
             )
         except TransientError as exc:
             raise Unavailable(f"could not record the codes: {exc}") from exc

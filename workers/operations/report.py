@@ -6,7 +6,7 @@ from typing import Any
 
 from workers.context import Context
 from workers.queue import connection, deadletters, table
-from workers.store import items, reports, submissions
+from workers.store import items, notifications, reports, submissions
 
 
 def report(ctx: Context) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def report(ctx: Context) -> dict[str, Any]:
         out = {"queues": deadletters.depths(client)}
         client.close()
     out.update(reports.counts(ctx.db))
+    out["notifications"] = notifications.counts(ctx.db)
     out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
     return out
 

@@ -16,7 +16,7 @@ from workers.context import Context
 from workers.errors import GaveUp
 from workers.photos import completion
 from workers.queue import messages
-from workers.store import items, submissions
+from workers.store import items, notifications, submissions
 from workers.store.models import Item, Submission, utcnow
 from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatus
 
@@ -35,6 +35,10 @@ def sweep(ctx: Context) -> Counter[str]:
         done[_resend_item(ctx, item, users)] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
+    for notification_id in notifications.due(ctx.db, ctx.settings.stale_after_s):
+        notifications.postpone(ctx.db, notification_id, utcnow())  # not again on the next pass
+        messages.deliver_notification(notification_id)
+        done["deliver_notification"] += 1
     done.pop("", None)
     if done:
         log.warning("sweeper sent stuck work again: %s", dict(done))

@@ -49,6 +49,10 @@ def apply_security_event(jti: str) -> None:
     send("apply_security_event", jti)
 
 
+def deliver_notification(notification_id: str, delay_ms: int | None = None) -> None:
+    send("deliver_notification", notification_id, delay_ms=delay_ms)
+
+
 def create_items(sub: str, delay_ms: int | None = None) -> None:
     """Ask for a batchCreate of the user's uploaded items; the delay lets a batch gather."""
     send("create_items", sub, delay_ms=delay_ms)

@@ -27,6 +27,7 @@ class Subject(StrEnum):
     ITEM = "item"
     USER = "user"
     EVENT = "event"
+    NOTIFICATION = "notification"
     NONE = "none"
 
 
@@ -76,6 +77,8 @@ ACTORS: dict[str, ActorSpec] = {
         ActorSpec("revoke_user", Queue.EXCHANGE, Subject.USER, EXCHANGE),
         ActorSpec("apply_security_event", Queue.EXCHANGE, Subject.EVENT, EXCHANGE),
         ActorSpec("sweep", Queue.MAINTENANCE, Subject.NONE, PERIODIC),
+        # Its own schedule of retries (notify/delivery.py): dramatiq retries only a bug, once.
+        ActorSpec("deliver_notification", Queue.MAINTENANCE, Subject.NOTIFICATION, PERIODIC),
     )
 }
 QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workers.errors import Unavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -47,6 +49,10 @@ class Database:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
+        # The outbox's channels that are on, and what to call with the ids a transaction wrote once it commits
+        # (the Context sends them to the notify worker; a failure there is left to the sweeper).
+        self.channels: frozenset[str] = frozenset()
+        self.on_notify: Callable[[list[str]], None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -64,6 +70,14 @@ class Database:
             assert self._sessions is not None
             with self._sessions.begin() as session:
                 yield session
+        self._notify(session.info.pop("darkroom.notifications", []))
+
+    def _notify(self, ids: list[str]) -> None:
+        if ids and self.on_notify is not None:
+            try:
+                self.on_notify(ids)
+            except Exception:  # committed: the sweeper sends them when their time has passed
+                log.warning("%d notifications not enqueued; the sweeper sends them", len(ids), exc_info=True)
 
     def insert_many_new(self, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
         """INSERT rows (values in `columns` order) ... ON CONFLICT DO NOTHING RETURNING the key of each new row:

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from workers.store import notifications
 from workers.store.db import Database
 from workers.store.models import Album, Grant, Item, Submission, utcnow
 from workers.store.sealed import GRANT_ACCESS, GRANT_REFRESH, GRANT_REFRESH_LOOKUP, GRANT_REFRESH_PREFIX_LOOKUP
-from workers.store.states import AlbumPurpose, GrantState
+from workers.store.states import AlbumPurpose, EventType, GrantState
 from workers.store.vault import Vault
 
 PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
@@ -113,11 +114,15 @@ def store_refresh(
 
 
 def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = False) -> None:
+    """A grant that becomes `revoked` tells the app (grant.revoked), in the same transaction, once."""
     values: dict[str, Any] = {"state": state}
     if drop_tokens:
         values.update(dict.fromkeys(_TOKEN_COLUMNS))
     with db.session() as s:
+        was = s.scalar(select(Grant.state).where(Grant.sub == sub))
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
+        if state == GrantState.REVOKED and was not in (None, GrantState.REVOKED):
+            notifications.emit(s, db, EventType.GRANT_REVOKED, {"sub": sub})
 
 
 def album_of(db: Database, sub: str, purpose: AlbumPurpose) -> str | None:
@@ -148,6 +153,7 @@ def forget(db: Database, sub: str) -> None:
             for column in (*_TOKEN_COLUMNS, *PROFILE_CLAIMS):
                 setattr(grant, column, None)
             grant.scopes, grant.state = "", GrantState.DELETED
+            notifications.emit(s, db, EventType.USER_DELETED, {"sub": sub})
         s.execute(delete(Item).where(Item.sub == sub))
         s.execute(delete(Album).where(Album.sub == sub))
         s.execute(update(Submission).where(Submission.sub == sub).values(sub=None))

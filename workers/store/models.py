@@ -28,6 +28,7 @@ class Submission(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_secret: Mapped[str | None] = mapped_column(Text)
+    push_secret: Mapped[str | None] = mapped_column(Text)  # vault ciphertext of the device's FCM registration token
     source: Mapped[str] = mapped_column(String(16))
     platform: Mapped[str] = mapped_column(String(16), default="ios", server_default="ios")  # which redirect_uri
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -107,6 +108,25 @@ class Item(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """One event for the app, on one channel: an outbox row written in the transaction of the change it reports,
+    delivered at least once. Its id is the Standard Webhooks `webhook-id`, the same on every retry."""
+
+    __tablename__ = "notifications"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_type: Mapped[str] = mapped_column(String(40))
+    submission_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sub: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)  # the JSON body: ids, states and counts, never a secret
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class SecurityEvent(Base):

@@ -38,8 +38,9 @@ GRANT_REFRESH = SecretColumn(Grant, "refresh_secret", "grant:{key}:refresh")
 GRANT_ACCESS = SecretColumn(Grant, "access_secret", "grant:{key}:access")
 SUBMISSION_CODE = SecretColumn(Submission, "code_secret", "submission:{key}:code")
 ITEM_UPLOAD = SecretColumn(Item, "upload_secret", "item:{key}:upload")
+SUBMISSION_PUSH = SecretColumn(Submission, "push_secret", "submission:{key}:push")
 
-SECRET_COLUMNS = (GRANT_REFRESH, GRANT_ACCESS, SUBMISSION_CODE, ITEM_UPLOAD)
+SECRET_COLUMNS = (GRANT_REFRESH, GRANT_ACCESS, SUBMISSION_CODE, ITEM_UPLOAD, SUBMISSION_PUSH)
 
 
 def refresh_digest(refresh_token: str) -> str:

@@ -52,6 +52,26 @@ class AlbumPurpose(StrEnum):
     INBOX = "inbox"
 
 
+class Channel(StrEnum):
+    WEBHOOK = "webhook"  # Standard Webhooks to DARKROOM_WEBHOOK_URL
+    PUSH = "push"  # FCM HTTP v1 to the device that posted the code
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retried for the whole window: a dead letter that `darkroom dead replay` sends again
+    DROPPED = "dropped"  # FCM said the device token is unregistered: forgotten, never tried again
+
+
+class EventType(StrEnum):
+    AWAITING_PICK = "submission.awaiting_pick"
+    DONE = "submission.done"
+    FAILED = "submission.failed"
+    GRANT_REVOKED = "grant.revoked"
+    USER_DELETED = "user.deleted"
+
+
 SUBMISSION_FINAL = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
 # Before the fan-out: the submission row itself carries the work (the sweeper resends it from there).
 SUBMISSION_BEFORE_ITEMS = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING, SubmissionStatus.AWAITING_PICK)

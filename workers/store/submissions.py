@@ -8,14 +8,17 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.orm import Session
 
+from workers.store import notifications
 from workers.store.db import Database, changed
 from workers.store.models import Item, Submission, rfc3339, utcnow
-from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH
+from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH, SUBMISSION_PUSH
 from workers.store.states import (
     SUBMISSION_BEFORE_ITEMS,
     SUBMISSION_FINAL,
     SUBMISSION_OPEN,
+    EventType,
     Platform,
     SourceKind,
     SubmissionStatus,
@@ -30,10 +33,10 @@ def record(db: Database, vault: Vault, code: str, source: str, platform: str = P
     return record_many(db, vault, [(code, source, platform)])[0]
 
 
-def record_many(db: Database, vault: Vault, posts: Sequence[tuple[str, ...]]) -> list[tuple[str, bool]]:
-    """`record` for each (code, source[, platform]), in order: one multi-row INSERT ... ON CONFLICT DO NOTHING
-    RETURNING id, then, only if some code was there already (or came twice in this batch), one lookup for those.
-    The hot path of ingest, which records concurrent posts together."""
+def record_many(db: Database, vault: Vault, posts: Sequence[tuple[Any, ...]]) -> list[tuple[str, bool]]:
+    """`record` for each (code, source[, platform[, push token]]), in order: one multi-row INSERT ... ON CONFLICT
+    DO NOTHING RETURNING id, then, only if some code was there already (or came twice in this batch), one lookup
+    for those. The hot path of ingest, which records concurrent posts together."""
     if not posts:
         return []
     if vault.key_count > 1:  # a key rotation is under way: the same code may sit under an older hash
@@ -45,15 +48,28 @@ def record_many(db: Database, vault: Vault, posts: Sequence[tuple[str, ...]]) ->
     return [(row[0], True) if row[0] in inserted else (found[row[1]], False) for row in rows]
 
 
-_SET_AT_INGEST = ("id", "code_hash", "code_secret", "source", "platform", "status", "created_at", "updated_at")
+_SET_AT_INGEST = (
+    "id",
+    "code_hash",
+    "code_secret",
+    "push_secret",
+    "source",
+    "platform",
+    "status",
+    "created_at",
+    "updated_at",
+)
 
 
-def _new_row(vault: Vault, code_hash: str, code: str, source: str, platform: str = Platform.IOS) -> tuple[Any, ...]:
+def _new_row(
+    vault: Vault, code_hash: str, code: str, source: str, platform: str = Platform.IOS, push_token: str | None = None
+) -> tuple[Any, ...]:
     """A new submission's values, in _SET_AT_INGEST order."""
     submission_id = secrets.token_hex(16)  # 128 random bits: the only key to the status
     secret = SUBMISSION_CODE.seal(vault, submission_id, code)
+    push = SUBMISSION_PUSH.seal(vault, submission_id, push_token) if push_token else None
     now = utcnow()
-    return (submission_id, code_hash, secret, source, str(platform), SubmissionStatus.QUEUED.value, now, now)
+    return (submission_id, code_hash, secret, push, source, str(platform), SubmissionStatus.QUEUED.value, now, now)
 
 
 def _insert(db: Database, rows: list[tuple[Any, ...]]) -> list[str]:
@@ -67,10 +83,10 @@ def _ids_by_hash(db: Database, hashes: set[str]) -> dict[str, str]:
 
 
 def _record_during_rotation(
-    db: Database, vault: Vault, code: str, source: str, platform: str = Platform.IOS
+    db: Database, vault: Vault, code: str, source: str, platform: str = Platform.IOS, push_token: str | None = None
 ) -> tuple[str, bool]:
     hashes = SUBMISSION_CODE_HASH.candidates(vault, code)
-    row = _new_row(vault, hashes[0], code, source, platform)
+    row = _new_row(vault, hashes[0], code, source, platform, push_token)
     inserted = bool(_insert(db, [row]))
     found = find_by_hashes(db, hashes[1:] if inserted else hashes)  # under an older key, or the same code again
     if inserted and found:  # seen before under a key since rotated out of first place: keep the old one
@@ -101,6 +117,17 @@ def code_of(db: Database, vault: Vault, submission_id: str) -> str | None:
     return SUBMISSION_CODE.open(vault, submission_id, row.code_secret)
 
 
+def push_token_of(db: Database, vault: Vault, submission_id: str) -> str | None:
+    row = get(db, submission_id)
+    if row is None or row.push_secret is None:
+        return None
+    return SUBMISSION_PUSH.open(vault, submission_id, row.push_secret)
+
+
+def forget_push_token(db: Database, submission_id: str) -> None:
+    update_fields(db, submission_id, push_secret=None)
+
+
 def update_fields(db: Database, submission_id: str, **fields: Any) -> None:
     with db.session() as s:
         s.execute(update(Submission).where(Submission.id == submission_id).values(**fields))
@@ -113,10 +140,30 @@ def move(
     to_state: SubmissionStatus,
     **fields: Any,
 ) -> bool:
-    """Compare-and-set the status: True when this caller made the move."""
+    """Compare-and-set the status: True when this caller made the move. A move the app is told of writes its
+    notifications in the same transaction, so it is told exactly of the moves that happened."""
     with db.session() as s:
         query = update(Submission).where(Submission.id == submission_id, Submission.status.in_(from_states))
-        return changed(s.execute(query.values(status=to_state, **fields))) == 1
+        moved = changed(s.execute(query.values(status=to_state, **fields))) == 1
+        if moved and to_state in _TOLD:
+            _tell(s, db, submission_id, _TOLD[to_state])
+        return moved
+
+
+_TOLD = {
+    SubmissionStatus.AWAITING_PICK: EventType.AWAITING_PICK,
+    SubmissionStatus.DONE: EventType.DONE,
+    SubmissionStatus.FAILED: EventType.FAILED,
+}
+
+
+def _tell(s: Session, db: Database, submission_id: str, event: EventType) -> None:
+    row = s.get(Submission, submission_id)
+    if row is None:
+        return
+    s.refresh(row)  # the UPDATE above ran in SQL: read what it wrote
+    push = row.push_secret is not None and event in (EventType.DONE, EventType.FAILED)
+    notifications.emit(s, db, event, {**_document(s, row), "sub": row.sub}, push=push)
 
 
 def fail(db: Database, submission_id: str, error_code: str, detail: str, missing: list[str] | None = None) -> None:
@@ -137,15 +184,23 @@ def fail_user(db: Database, sub: str, error_code: str, detail: str) -> list[str]
 
 def item_counts(db: Database, submission_id: str) -> dict[str, int]:
     with db.session() as s:
-        query = select(Item.state, func.count()).where(Item.submission_id == submission_id).group_by(Item.state)
-        return {state: n for state, n in s.execute(query)}
+        return _item_counts(s, submission_id)
+
+
+def _item_counts(s: Session, submission_id: str) -> dict[str, int]:
+    query = select(Item.state, func.count()).where(Item.submission_id == submission_id).group_by(Item.state)
+    return {state: n for state, n in s.execute(query)}
 
 
 def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
-    row = get(db, submission_id)
-    if row is None:
-        return None
-    counts = item_counts(db, submission_id)
+    """What `GET /v1/submissions/{id}` answers, and what a notification about it carries."""
+    with db.session() as s:
+        row = s.get(Submission, submission_id)
+        return None if row is None else _document(s, row)
+
+
+def _document(s: Session, row: Submission) -> dict[str, Any]:
+    counts = _item_counts(s, row.id)
     error: dict[str, Any] | None = None
     if row.error_code:
         error = {"code": row.error_code, "detail": row.error_detail}

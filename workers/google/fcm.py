@@ -1,0 +1,46 @@
+"""Firebase Cloud Messaging HTTP v1 (google-apis.md §12): `messages:send` authorized by a Firebase service
+account through google-auth (the JWT-bearer grant at the account's token_uri). Credentials are made once per
+process per file and refreshed by google-auth under a lock; errors are translated by responses.calling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2 import service_account
+
+from settings import Settings
+from workers import metrics
+from workers.errors import ConfigurationError, MediaGone
+from workers.google.responses import calling, check
+
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+_lock = threading.Lock()
+
+
+@functools.cache
+def _account(path: Path) -> tuple[str, AuthorizedSession]:
+    try:
+        info = json.loads(path.read_text())
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])  # type: ignore[no-untyped-call]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigurationError(f"cannot read the Firebase service account {path}: {type(exc).__name__}") from exc
+    return str(info["project_id"]), AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+def send(settings: Settings, token: str, data: dict[str, str], title: str, body: str) -> None:
+    """One message to one device; MediaGone when FCM says the token is UNREGISTERED (404)."""
+    assert settings.fcm_service_account_file is not None
+    project, session = _account(settings.fcm_service_account_file)
+    url = f"{settings.fcm_uri.rstrip('/')}/v1/projects/{project}/messages:send"
+    message: dict[str, Any] = {"token": token, "notification": {"title": title, "body": body}, "data": data}
+    with _lock, calling("fcm.messages.send"):  # google-auth's refresh of one credentials object is not thread-safe
+        answer = session.post(url, json={"message": message}, timeout=settings.http_timeout_s)
+    if answer.status_code == 404:
+        metrics.google_call("fcm.messages.send", 404)
+        raise MediaGone("fcm.messages.send: UNREGISTERED")
+    check("fcm.messages.send", answer.status_code, answer.headers, answer.content)
