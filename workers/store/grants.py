@@ -119,7 +119,7 @@ def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = 
     if drop_tokens:
         values.update(dict.fromkeys(_TOKEN_COLUMNS))
     with db.session() as s:
-        was = s.scalar(select(Grant.state).where(Grant.sub == sub))
+        was = s.scalar(select(Grant.state).where(Grant.sub == sub)) if db.channels else None
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
         if state == GrantState.REVOKED and was not in (None, GrantState.REVOKED):
             notifications.emit(s, db, EventType.GRANT_REVOKED, {"sub": sub})

@@ -145,7 +145,7 @@ def move(
     with db.session() as s:
         query = update(Submission).where(Submission.id == submission_id, Submission.status.in_(from_states))
         moved = changed(s.execute(query.values(status=to_state, **fields))) == 1
-        if moved and to_state in _TOLD:
+        if moved and to_state in _TOLD and db.channels:
             _tell(s, db, submission_id, _TOLD[to_state])
         return moved
 
