@@ -1,5 +1,7 @@
 """Decoding and encoding photos: formats allowed, bombs refused, orientation applied, EXIF and ICC kept.
 
+Any bytes end as a photo or a DecodeError: what is refused (too many pixels, too many progressive scans) is
+refused from the header before any pixel is decoded, and metadata that does not parse is dropped, not fatal.
 Both directions stay on libjpeg-turbo's fastest path (RGB in and out); a JPEG's luma sharpening can ride
 along inside the decoder (pipelines.dqt).
 """
@@ -7,6 +9,7 @@ along inside the decoder (pipelines.dqt).
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -20,6 +23,18 @@ _PLUGINS = (JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
 # MPO (multi-picture JPEG) comes through the JPEG opener.
 FORMATS = ("JPEG", "PNG", "WEBP", *heif.FORMATS)
 MAX_PIXELS = 100_000_000  # admits 48 MP and 100 MP phone shots; about 1.6 GB peak per worker thread at the limit
+# A progressive JPEG decodes every scan over the whole frame: a camera writes about ten, a hostile file
+# thousands (20,000 scans in 2.9 MB took 103 s of CPU). Counted in the bytes before decoding.
+MAX_SCANS = 64
+MAX_ICC_BYTES = 1 << 21  # 2 MiB: real profiles are kilobytes; an oversize one (20 MB seen) is dropped
+# The limit is set once for the process, so Pillow's own 89 MP default does not refuse what darkroom admits.
+# Pillow still refuses twice the limit itself; below that, darkroom's header check refuses with its own
+# error, so Pillow's warning in between says nothing darkroom does not.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", message="(Corrupt|Possibly corrupted) EXIF", category=UserWarning)  # kept in part
+# What Pillow raises for EXIF it cannot parse (seen: SyntaxError, struct.error, TypeError, KeyError).
+_BAD_METADATA = (SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error, UnicodeDecodeError)
 ORIENTATION = 0x0112
 DEFAULT_QUALITY = 88
 MAX_QUALITY = 90  # above this the file grows fast for detail nobody sees (Pillow advises at most 95)
@@ -54,24 +69,28 @@ class Enhanced:
 
 
 def decode(data: bytes, sharpen: dqt.Sharpen | None = None, max_pixels: int = MAX_PIXELS) -> Decoded:
+    if data[:2] == b"\xff\xd8" and data.count(b"\xff\xda") > MAX_SCANS:  # 0xFF in scan data is stuffed: only SOS
+        raise DecodeError(f"not a readable photo: more than {MAX_SCANS} progressive scans")
     boosted = dqt.sharpened(data, sharpen) if sharpen is not None else None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(boosted or data), formats=FORMATS)
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLarge(f"{width}x{height} is over the {max_pixels} pixel limit")
-            subsampling, quality = _jpeg_settings(image, data)
-            icc = image.info.get("icc_profile")
-            image = ImageOps.exif_transpose(image) or image
-            image.load()
+        image: Image.Image = Image.open(io.BytesIO(boosted or data), formats=FORMATS)
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageTooLarge(f"{width}x{height} is over the {max_pixels} pixel limit")
+        subsampling, quality = _jpeg_settings(image, data)
+        icc = _icc(image)
+        image, exif = _upright(image)
+        image.load()
+        return Decoded(_as_rgb(image), exif, icc, subsampling, quality, len(data), boosted is not None)
     except ImageTooLarge:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError) as exc:
         raise DecodeError(f"not a readable photo: {exc.__class__.__name__}") from exc
-    exif = _exif_upright(image)
-    return Decoded(_as_rgb(image), exif, icc, subsampling, quality, len(data), boosted is not None)
+
+
+def _icc(image: Image.Image) -> bytes | None:
+    icc = image.info.get("icc_profile")
+    return icc if isinstance(icc, bytes) and 0 < len(icc) <= MAX_ICC_BYTES else None
 
 
 def _jpeg_settings(image: Image.Image, data: bytes) -> tuple[int, int]:
@@ -93,11 +112,17 @@ def _as_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _exif_upright(image: Image.Image) -> bytes:
-    exif = image.getexif()
-    if ORIENTATION in exif:
-        exif[ORIENTATION] = 1  # the pixels are upright now
-    return exif.tobytes() if len(exif) else b""
+def _upright(image: Image.Image) -> tuple[Image.Image, bytes]:
+    """The pixels turned upright and the EXIF to keep (orientation reset); EXIF that does not parse is dropped,
+    with the orientation it may have held: metadata is no reason to refuse a photo."""
+    try:
+        turned = ImageOps.exif_transpose(image) or image
+        exif = turned.getexif()
+        if ORIENTATION in exif:
+            exif[ORIENTATION] = 1  # the pixels are upright now
+        return turned, exif.tobytes() if len(exif) else b""
+    except _BAD_METADATA:
+        return image, b""
 
 
 def encode(decoded: Decoded, image: Image.Image) -> Enhanced:
