@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 30
     trusted_proxies: str = ""
     cors_origins: str = ""  # comma-separated; empty keeps CORS off (native apps do not need it)
+    body_timeout_s: float = 10.0  # a post's body must arrive within this: slow bodies do not hold connections
     http_timeout_s: float = 30.0
     id_token_clock_skew_s: int = 10
     access_token_margin_s: int = 300

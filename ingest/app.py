@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import re
@@ -39,7 +40,7 @@ async def post_auth_code(request: Request) -> Response:
     # Google's backend sample refuses requests without this header: a browser cannot add it cross-site.
     if not request.headers.get("x-requested-with"):
         return problem(403, "Forbidden", "the X-Requested-With header is required")
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+    if _media_type(request) != "application/json":
         return problem(415, "Unsupported Media Type", "send the code as application/json")
     body = await _bounded_body(request)
     if body is None:
@@ -63,27 +64,50 @@ async def post_auth_code(request: Request) -> Response:
     return JSONResponse(body_out, status_code=202)
 
 
+def _media_type(request: Request) -> str:
+    """RFC 9110 §8.3.1: the type and subtype are case-insensitive, parameters are not the type."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _retry_later(status: int, title: str, detail: str, after_s: int) -> Response:
     response = problem(status, title, detail)
     response.headers["Retry-After"] = str(after_s)
     return response
 
 
+class SlowBody(Exception):
+    """The client did not send its (small) body within Settings.body_timeout_s: its connection is not held."""
+
+
 async def _bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
-    """The body, or None past `limit` bytes: checked on the declared length, then while reading."""
+    """The body, or None past `limit` bytes: checked on the declared length, then while reading, within
+    Settings.body_timeout_s (a client that trickles its body must not hold a connection)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
     body = b""
-    while True:  # the ASGI messages themselves: no async generator per request on the hot path
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        body += bytes(message.get("body", b""))
-        if len(body) > limit:
-            return None
-        if not message.get("more_body", False):
-            return body
+    try:
+        async with asyncio.timeout(request.app.state.body_timeout_s):
+            while True:  # the ASGI messages themselves: no async generator per request on the hot path
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                body += bytes(message.get("body", b""))
+                if len(body) > limit:
+                    return None
+                if not message.get("more_body", False):
+                    return body
+    except TimeoutError:
+        raise SlowBody() from None
+
+
+async def _slow_body(request: Request, exc: Exception) -> Response:
+    return problem(408, "Request Timeout", f"the body must arrive within {request.app.state.body_timeout_s:g} s")
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body: nothing to answer and nothing to log (a traceback each was 3 KB)."""
+    return Response(status_code=400)
 
 
 async def get_submission(request: Request) -> Response:
@@ -118,7 +142,7 @@ def _unauthenticated(detail: str) -> Response:
 
 async def post_security_event(request: Request) -> Response:
     """Cross-Account Protection push (RFC 8935): 202 when accepted (or already seen), 400 with `err` if not."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/secevent+jwt":
+    if _media_type(request) != "application/secevent+jwt":
         return JSONResponse({"err": "invalid_request", "description": "expected application/secevent+jwt"}, 400)
     body = await _bounded_body(request, MAX_EVENT_BYTES)
     if not body:
@@ -210,10 +234,17 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={404: _not_found, 405: _method_not_allowed, TransientError: _unavailable},
+        exception_handlers={
+            404: _not_found,
+            405: _method_not_allowed,
+            TransientError: _unavailable,
+            ClientDisconnect: _disconnected,
+            SlowBody: _slow_body,
+        },
         lifespan=lifespan,
     )
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
+    app.state.body_timeout_s = settings.body_timeout_s
     app.state.context = context
     app.state.batcher = batcher
     return app

@@ -52,7 +52,16 @@ class Embedded:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(context=context), log_level="warning", lifespan="off", access_log=False)
+        # One proxy policy for every server (ingest.clientip): uvicorn's own X-Forwarded-For handling would let any
+        # loopback peer choose its address. log_config=None: uvicorn's records reach darkroom's JSON handlers.
+        config = uvicorn.Config(
+            create_app(context=context),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            proxy_headers=False,
+            log_config=None,
+        )
         self._server = uvicorn.Server(config)
         return sock
 
