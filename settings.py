@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     cors_origins: str = ""  # comma-separated; empty keeps CORS off (native apps do not need it)
     body_timeout_s: float = 10.0  # a post's body must arrive within this: slow bodies do not hold connections
+    # Who may read GET /metrics on the API port: loopback and private networks (a platform's scraper), by
+    # default; the Internet gets 404. Comma-separated addresses or networks.
+    metrics_allow: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
     http_timeout_s: float = 30.0
     id_token_clock_skew_s: int = 10
     access_token_margin_s: int = 300
@@ -159,6 +162,8 @@ def _decode_key(text: str) -> bytes:
         raise ConfigurationError("a DARKROOM_TOKEN_KEYS entry is not URL-safe base64") from exc
     if len(key) != 32:
         raise ConfigurationError("each DARKROOM_TOKEN_KEYS entry must be 32 bytes (run `darkroom keys new`)")
+    if len(set(key)) < 16:  # 32 random bytes hold about 29 distinct values; all zeros or a pattern is no key
+        raise ConfigurationError("a DARKROOM_TOKEN_KEYS entry is not random (run `darkroom keys new`)")
     return key
 
 

@@ -111,6 +111,8 @@ def main() -> None:
         "DARKROOM_DATABASE_URL": database,
         "DARKROOM_REDIS_URL": REDIS_URL,
         "DARKROOM_TOKEN_KEYS": new_key(),
+        "DARKROOM_GOOGLE_CLIENT_ID": "bench-web.apps.googleusercontent.com",  # the web process refuses to start
+        "DARKROOM_GOOGLE_CLIENT_SECRET": "bench",  # without a client; the bench redeems no code
         "DARKROOM_RATE_LIMIT_PER_MINUTE": "100000000",
         "DARKROOM_LOG_FORMAT": "text",
         "DARKROOM_LOG_LEVEL": "WARNING",

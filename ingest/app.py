@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingest.batching import Batcher
-from ingest.clientip import client_ip, trusted_networks
+from ingest.clientip import allowed, client_ip, trusted_networks
+from ingest.headers import HEADERS as SECURITY_HEADERS
 from ingest.headers import SecurityHeaders
 from ingest.openapi import DOCUMENT
 from ingest.payloads import AuthCode, problem
@@ -169,8 +170,18 @@ async def openapi_document(request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """Only for DARKROOM_METRICS_ALLOW peers (a platform's scraper): the Internet learns nothing of the load."""
+    if not allowed(request.client.host if request.client else None, request.app.state.metrics_allow):
+        return problem(404, "Not Found", "no such resource")
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    """A bug of ours: a problem body with the security headers (Starlette answers 500 outside middleware)."""
+    response = problem(500, "Internal Server Error", "darkroom could not answer; the log says why")
+    response.headers.update({name.decode(): value.decode() for name, value in SECURITY_HEADERS})
+    return response
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -220,6 +231,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         )
     context = context or Context(settings)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
+    settings.client_credentials()  # and without the web client: every code would fail later
     hot_path = codes.Intake(context)
     batcher = Batcher(hot_path.submit_many, idle=hot_path.flush)
 
@@ -240,11 +252,13 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
             TransientError: _unavailable,
             ClientDisconnect: _disconnected,
             SlowBody: _slow_body,
+            500: _internal,
         },
         lifespan=lifespan,
     )
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     app.state.body_timeout_s = settings.body_timeout_s
+    app.state.metrics_allow = trusted_networks(settings.metrics_allow)
     app.state.context = context
     app.state.batcher = batcher
     return app

@@ -25,6 +25,7 @@ from workers.photos import batches, completion, inbox, picker, upload
 from workers.queue import broker, table
 
 if not broker.is_set():  # the dramatiq CLI imports us first: this is an entry point
+    get_settings().client_credentials()  # refuse to start without the web client: every code would fail
     broker.setup(get_settings(), worker_metrics=True)
     logs.configure(get_settings())
 if not is_set():

@@ -9,6 +9,8 @@ environment.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import threading
 
 from settings import Settings
@@ -37,7 +39,8 @@ class Context:
 
     @functools.cached_property
     def ingest_limit(self) -> RateLimiter:
-        return RateLimiter(self.settings.redis_url, self.settings.rate_limit_per_minute)
+        key = hmac.new(self.settings.token_key_bytes()[0], b"darkroom rate limit", hashlib.sha256).digest()
+        return RateLimiter(self.settings.redis_url, self.settings.rate_limit_per_minute, key)
 
 
 def channels_of(settings: Settings) -> list[Channel]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import json
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -12,13 +15,15 @@ import sqlalchemy
 from starlette.testclient import TestClient
 
 from ingest.app import create_app
-from settings import Settings
+from ingest.clientip import client_ip
+from settings import ConfigurationError, Settings
 from workers.queue import broker
 from workers.store.db import Database
 from workers.store.vault import new_key
 
 CODE = "4/0AVGzR1A-test-code_0123456789abcdefghijklmnopqrstuvwxyz"
 HEADERS = {"X-Requested-With": "com.example.app"}
+WEB_CLIENT = {"google_client_id": "1234-web.apps.googleusercontent.com", "google_client_secret": "GOCSPX-test"}
 
 
 def client_for(tmp_path: Path, migrate: bool = True, peer: tuple[str, int] | None = None, **overrides) -> TestClient:
@@ -26,6 +31,7 @@ def client_for(tmp_path: Path, migrate: bool = True, peer: tuple[str, int] | Non
     settings = Settings(
         _env_file=None,
         **{"database_url": f"sqlite:///{tmp_path / 'ingest.db'}", "redis_url": None, "token_keys": new_key()}
+        | WEB_CLIENT
         | overrides,
     )
     stub = broker.setup(settings)
@@ -229,3 +235,81 @@ def test_cors_only_for_configured_origins(tmp_path):
 def test_openapi_document_is_served(app):
     document = app.get("/openapi.json").json()
     assert document["openapi"].startswith("3.1") and "/v1/auth-codes" in document["paths"]
+
+
+# --- the smaller findings of the security review (issue 14, row 12) -------------------------------------------
+
+
+def test_metrics_answer_only_to_the_networks_allowed(tmp_path):
+    local = client_for(tmp_path, peer=("127.0.0.1", 5000))
+    assert local.get("/metrics").status_code == 200
+    outside = client_for(tmp_path, peer=("203.0.113.9", 5000))
+    assert outside.get("/metrics").status_code == 404
+
+
+def test_a_500_carries_the_security_headers_and_a_problem_body(tmp_path):
+    client = client_for(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    client.app.state.batcher.submit = broken  # a route that fails as a bug would
+    answer = TestClient(client.app, raise_server_exceptions=False).post(
+        "/v1/auth-codes", json={"code": CODE}, headers=HEADERS
+    )
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["cache-control"] == "no-store"
+
+
+def test_the_web_app_refuses_to_start_without_the_google_client(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'x.db'}", token_keys=new_key())
+    with pytest.raises(ConfigurationError, match="no Google client credentials"):
+        create_app(settings)
+
+
+def test_readiness_is_false_until_the_schema_is_migrated(tmp_path):
+    client = client_for(tmp_path, migrate=False)
+    assert client.get("/readyz").status_code == 503
+    Database(client.db_url).migrate()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    client = client_for(tmp_path)
+    assert client.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).status_code == 202
+    path = tmp_path / "ingest.db"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "forwarded,client",
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # one subscriber's /64 is one client
+        ("[2001:db8:1:2:bbbb::9]:443", "2001:db8:1:2::/64"),
+        ("203.0.113.7:4711", "203.0.113.7"),  # a port makes no new client
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+    ],
+)
+def test_the_rate_limit_counts_clients_not_ports_nor_ipv6_addresses(forwarded, client):
+    assert client_ip("10.0.0.2", forwarded, [ipaddress.ip_network("10.0.0.0/8")]) == client
+
+
+def test_the_rate_limit_keys_in_redis_are_keyed_hashes(tmp_path, redis_url):
+    import hashlib
+
+    import redis
+
+    client = client_for(tmp_path, redis_url=redis_url, peer=("198.51.100.23", 1))
+    assert client.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).status_code == 202
+    keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("darkroom:rate:*")]
+    unkeyed = hashlib.sha256(b"198.51.100.23").hexdigest()[:24]
+    assert keys and not any(unkeyed in k for k in keys)
+
+
+@pytest.mark.parametrize("key", [bytes(32), bytes([7]) * 32, bytes(range(8)) * 4])
+def test_a_token_key_that_is_not_random_is_refused(key):
+    import base64
+
+    settings = Settings(_env_file=None, token_keys=base64.urlsafe_b64encode(key).decode(), **WEB_CLIENT)
+    with pytest.raises(ConfigurationError, match="not random"):
+        settings.token_key_bytes()

@@ -25,6 +25,8 @@ CONFIG = Settings(
     redis_url=None,
     token_keys=new_key(),
     rate_limit_per_minute=100_000,
+    google_client_id="1234-web.apps.googleusercontent.com",
+    google_client_secret="GOCSPX-test",  # type: ignore[arg-type]
 )
 APP = create_app(CONFIG)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

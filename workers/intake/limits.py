@@ -5,6 +5,8 @@ A Redis out of reach is Unavailable (the post is answered 503), never a pass."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +26,10 @@ return counts
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None, per_minute: int) -> None:
+    def __init__(self, redis_url: str | None, per_minute: int, hash_key: bytes | None = None) -> None:
+        """`hash_key` keys the hash that names a client in Redis: every web process of a deployment shares one
+        (derived from the token keys); an unkeyed hash of an IPv4 address is undone by trying them all."""
+        self._hash_key = hash_key or os.urandom(32)
         self._redis = client(redis_url) if redis_url else None
         self._count = self._redis.register_script(_COUNT) if self._redis is not None else None
         self.per_minute = per_minute
@@ -50,9 +55,12 @@ class RateLimiter:
         """The script call that counts `keys` in Redis (atomic across web processes), for a caller that sends it
         with other commands; `decide` reads its reply."""
         window = int(time.time() // 60)
-        # Hashed: no client address is kept in Redis, even for a minute.
-        names = [f"darkroom:rate:{hashlib.sha256(key.encode()).hexdigest()[:24]}:{window}" for key in keys]
+        # Keyed hashes: no client address is kept in Redis, even for a minute, nor one that can be recovered.
+        names = [f"darkroom:rate:{self._name(key)}:{window}" for key in keys]
         return self._count, names, [120]
+
+    def _name(self, key: str) -> str:
+        return hmac.new(self._hash_key, key.encode(), hashlib.sha256).hexdigest()[:24]
 
     def decide(self, counts: Sequence[Any]) -> list[bool]:
         return [int(count) <= self.per_minute for count in counts]

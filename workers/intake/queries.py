@@ -14,8 +14,9 @@ def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
 
 
 def readiness(ctx: Context) -> dict[str, bool]:
-    """Can this process reach what it needs: the database and the broker."""
-    return {"database": ctx.db.ping(), "broker": broker_ping()}
+    """Can this process reach what it needs: the database (at the newest schema: on an older one every post
+    would fail) and the broker."""
+    return {"database": ctx.db.ping() and ctx.db.schema_is_current(), "broker": broker_ping()}
 
 
 def broker_ping() -> bool:

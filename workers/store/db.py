@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +14,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -138,6 +139,20 @@ class Database:
         except SQLAlchemyError:
             return False
 
+    def schema_is_current(self) -> bool:
+        """Whether the database is at the newest migration: a web process on an older schema only fails posts."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        except SQLAlchemyError:
+            return False
+        return current == ScriptDirectory.from_config(config).get_current_head()
+
     def migrate(self) -> None:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
@@ -152,6 +167,14 @@ class Database:
             self._engine = None
 
 
+def _private_file(url: str) -> None:
+    """The SQLite file holds sealed tokens and personal data: readable by its owner only (0600), made so before
+    SQLite creates it (its -wal and -shm files take the same mode)."""
+    path = make_url(url).database
+    if path and path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def _set_autocommit(driver: Any, on: bool) -> None:
     if isinstance(driver, sqlite3.Connection):
         driver.isolation_level = None if on else ""  # type: ignore[assignment] # "": BEGIN before a change
@@ -162,6 +185,7 @@ def _set_autocommit(driver: Any, on: bool) -> None:
 def _create_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    _private_file(url)
     # One connection per process: SQLite has one writer anyway, and threads queueing on the pool wake at once
     # where SQLite's busy handler would make them sleep and retry (p99 of 1.3 s against 16 concurrent posts).
     engine = create_engine(

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -124,3 +125,12 @@ def test_sweep_resends_stuck_work_through_redis(tmp_path, redis_url):
     assert message["actor_name"] == "exchange_code" and message["args"] == [stuck]
     without_redis = run("sweep", env={**env, "DARKROOM_REDIS_URL": "", "REDIS_URL": ""})
     assert without_redis.returncode == 1 and "DARKROOM_REDIS_URL" in without_redis.stderr
+
+
+def test_a_worker_refuses_to_start_without_the_google_client(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_GOOGLE_CLIENT")}
+    env |= {"DARKROOM_TOKEN_KEYS": new_key(), "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/w.db"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import workers.actors"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "no Google client credentials" in result.stderr
