@@ -134,3 +134,34 @@ def test_a_worker_refuses_to_start_without_the_google_client(tmp_path):
         [sys.executable, "-c", "import workers.actors"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode != 0 and "no Google client credentials" in result.stderr
+
+
+def test_enhance_never_writes_into_its_input_over_a_source_or_through_a_link(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.jpg").write_bytes(photos.jpeg(64, 48, seed=1))
+    inside = run("enhance", str(source), str(source / "out"))
+    assert inside.returncode == 1 and "inside" in inside.stderr and not (source / "out").exists()
+    over = run("enhance", str(source / "a.jpg"), str(source / "a.jpg"))
+    assert over.returncode == 1 and "source itself" in over.stderr
+    target = tmp_path / "out"
+    target.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (target / "a.jpg").symlink_to(victim)  # planted where the output would go
+    linked = run("enhance", str(source), str(target))
+    assert linked.returncode == 1 and victim.read_text() == "keep me"
+
+
+def test_enhance_reports_name_collisions_and_carries_on_past_a_bad_file(tmp_path):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "x.jpg").write_bytes(photos.jpeg(64, 48, seed=2))
+    (source / "x.png").write_bytes(photos.jpeg(64, 48, seed=3))  # would make x.jpg too
+    (source / "a_bad.jpg").write_bytes(b"not a photo")
+    (source / "z.jpg").write_bytes(photos.jpeg(64, 48, seed=4))
+    result = run("enhance", str(source), str(target))
+    assert result.returncode == 1
+    assert sorted(p.name for p in target.iterdir()) == ["x.jpg", "z.jpg"]  # z came after the bad one
+    assert "x.png: skipped (x.jpg is written from another file)" in result.stderr
+    assert "2 enhanced, 1 unreadable, 1 name collisions" in result.stderr
