@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # default; the Internet gets 404. Comma-separated addresses or networks.
     metrics_allow: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
     http_timeout_s: float = 30.0
+    # The largest original darkroom downloads: a 100 MP JPEG is about 50 MB; the download streams and stops here.
+    max_download_bytes: int = 150 * 1024 * 1024
     id_token_clock_skew_s: int = 10
     access_token_margin_s: int = 300
     exchange_max_age_ms: int = 10 * 60 * 1000

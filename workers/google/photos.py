@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,14 @@ from googleapiclient.discovery import build_from_document
 
 from settings import Settings
 from workers import metrics
-from workers.errors import MediaGone
+from workers.errors import BadRequest, MediaGone, UnusableImage
 from workers.google.responses import calling, check
 
 _DISCOVERY = Path(__file__).parent / "discovery"
 MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's off-by-one wording
 Refresher = Callable[[], tuple[str, datetime.datetime]]
+# Where Google serves media bytes (Picker and Library base URLs: lh3.googleusercontent.com and its kin).
+_MEDIA_HOST_SUFFIXES = (".googleusercontent.com",)
 
 
 @dataclass(frozen=True)
@@ -200,13 +203,50 @@ class Photos:
     # --- bytes ---------------------------------------------------------------------------------
 
     def download(self, base_url: str) -> bytes:
-        """The original bytes (`=d`); a Bearer token is required for Picker base URLs."""
-        response = self._send("content.download", "GET", f"{base_url}=d")
-        if response.status_code == 403:
-            metrics.google_call("content.download", 403)
-            raise MediaGone("content.download: the base URL expired or was withdrawn")
-        check("content.download", response.status_code, response.headers, response.content)
-        return response.content
+        """The original bytes (`=d`), at most `max_download_bytes`, read as they stream in. A Bearer token is
+        required for Picker base URLs, so it goes only to Google's media hosts over HTTPS, or to the origin of
+        a configured Google URI (how the emulator is reached): a base URL elsewhere is refused unsent."""
+        if not self._google_media(base_url):
+            raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
+        with calling("content.download"):
+            response = self._bytes.request(  # type: ignore[no-untyped-call]
+                "GET", f"{base_url}=d", timeout=self._settings.http_timeout_s, stream=True
+            )
+            try:
+                if response.status_code == 403:
+                    metrics.google_call("content.download", 403)
+                    raise MediaGone("content.download: the base URL expired or was withdrawn")
+                check("content.download", response.status_code, response.headers, b"")
+                data = self._capped(response)
+            finally:
+                response.close()
+        metrics.moved_bytes("downloaded", len(data))
+        return data
+
+    def _capped(self, response: requests.Response) -> bytes:
+        cap = self._settings.max_download_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise UnusableImage(f"content.download: {declared} bytes is over the {cap} byte limit")
+        chunks, size = [], 0
+        for chunk in response.iter_content(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                raise UnusableImage(f"content.download: over the {cap} byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _google_media(self, url: str) -> bool:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme == "https" and (parsed.hostname or "").endswith(_MEDIA_HOST_SUFFIXES):
+            return True
+        return _origin(url) in self._google_origins
+
+    @functools.cached_property
+    def _google_origins(self) -> set[str]:
+        s = self._settings
+        uris = (s.photos_library_uri, s.photos_picker_uri, s.google_token_uri, s.google_certs_uri, s.fcm_uri)
+        return {_origin(uri) for uri in uris}
 
     def upload(self, data: bytes, mime_type: str) -> str:
         """The bytes, as Google's upload guide sends them; the name goes in batchCreate's JSON (a header is
@@ -231,6 +271,11 @@ class Photos:
                 "downloaded" if method == "GET" else "uploaded", len(response.content or kwargs.get("data") or b"")
             )
         return response
+
+
+def _origin(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    return f"{parsed.scheme}://{parsed.netloc}".lower()
 
 
 def _created(upload_token: str, result: dict[str, Any] | None) -> Created:

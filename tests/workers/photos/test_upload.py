@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.support.stub import picked
-from workers.errors import GaveUp, UnusableImage
+from workers.errors import BadRequest, GaveUp, UnusableImage
 from workers.photos import upload
 from workers.store import items
 from workers.store.states import ItemState
@@ -55,3 +55,28 @@ def test_an_item_delivered_too_often_is_given_up(uc, admin):
         items.count_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
     with pytest.raises(GaveUp):
         upload.upload_item(uc.ctx, item_id)
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "http://127.0.0.1:9/content/planted",
+        "https://photos.evil.example/content/x",
+        "http://lh3.googleusercontent.com/x",
+    ],
+)
+def test_the_users_token_goes_to_no_base_url_off_googles_media_hosts(uc, admin, elsewhere):
+    """Security review row 6: refused before any connection (port 9 would refuse one: Unavailable)."""
+    _, [item_id] = picked(uc, admin, photos=1)
+    items.set_state(uc.ctx.db, item_id, ItemState.QUEUED, base_url=elsewhere)
+    with pytest.raises(BadRequest, match="not on a Google media host"):
+        upload.upload_item(uc.ctx, item_id)
+
+
+def test_a_download_over_the_byte_cap_is_refused_as_it_streams(uc, admin):
+    from workers.context import Context
+
+    _, [item_id] = picked(uc, admin, photos=1)
+    small = Context(uc.ctx.settings.model_copy(update={"max_download_bytes": 1000}))
+    with pytest.raises(UnusableImage, match="byte limit"):
+        upload.upload_item(small, item_id)
