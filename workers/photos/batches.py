@@ -11,7 +11,7 @@ import logging
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import BadRequest, MediaGone, Unavailable
+from workers.errors import BadRequest, MediaGone, Unavailable, VaultError
 from workers.google.photos import MAX_BATCH, NewItem, Photos
 from workers.grants import tokens
 from workers.photos import albums, completion, names
@@ -58,10 +58,19 @@ def _worth_a_call(ctx: Context, sub: str, batch: list[Item]) -> bool:
 
 
 def _usable(ctx: Context, item: Item) -> bool:
-    """An upload token older than Google keeps it would only fail in batchCreate: upload again instead."""
-    if item.uploaded_at is None or utcnow() - item.uploaded_at > UPLOAD_TOKEN_LIFETIME:
+    """An upload token older than Google keeps it would only fail in batchCreate, and one no configured key
+    opens (its key was dropped before a rotation reached it) is as good as none: upload again instead."""
+    if item.uploaded_at is None or utcnow() - item.uploaded_at > UPLOAD_TOKEN_LIFETIME or not _opens(ctx, item):
         items.requeue(ctx.db, item.id)
         messages.process_item(item.id)
+        return False
+    return True
+
+
+def _opens(ctx: Context, item: Item) -> bool:
+    try:
+        items.upload_token_of(ctx.vault, item)
+    except VaultError:
         return False
     return True
 

@@ -65,3 +65,19 @@ def test_an_album_the_user_deleted_answers_404_and_a_new_one_takes_the_items(uc,
     assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
     [album] = admin.state()["albums"]
     assert album["id"] != old and len(album["items"]) == 2
+
+
+def test_an_upload_token_no_key_opens_means_upload_again_not_a_loop(uc, admin):
+    """Security review row 3: a token sealed under a key since dropped is uploaded anew, once."""
+    from workers.store.sealed import ITEM_UPLOAD
+    from workers.store.vault import Vault, new_key
+
+    done, [item_id] = uploaded(uc, admin, photos=1)
+    foreign = Vault([new_key().encode()[:32]])
+    items.set_state(uc.ctx.db, item_id, ItemState.UPLOADED, upload_secret=ITEM_UPLOAD.seal(foreign, item_id, "t"))
+    batches.create_album_items(uc.ctx, done.sub)
+    assert items.get(uc.ctx.db, item_id).state == ItemState.QUEUED  # type: ignore[union-attr]
+    assert uc.take("process_item") == [(item_id,)] and "library.mediaItems.batchCreate" not in admin.counts()
+    upload.upload_item(uc.ctx, item_id)
+    batches.create_album_items(uc.ctx, done.sub)
+    assert items.get(uc.ctx.db, item_id).state == ItemState.DONE  # type: ignore[union-attr]
