@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 60.0
     stale_after_s: float = 300.0
     max_deliveries: int = 5
+    # A redeemed code's keyed hash finds its submission again for this long (an app that posts the same code
+    # twice gets the same answer); then the sweeper replaces it, so the code is no key to anything.
+    repost_window_s: float = 3600.0
     create_batch_delay_ms: int = 1500
     batch_wait_s: float = 20.0  # the longest an upload waits for its batchCreate to fill up
     # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every

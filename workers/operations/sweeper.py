@@ -35,6 +35,9 @@ def sweep(ctx: Context) -> Counter[str]:
         done[_resend_item(ctx, item, users)] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
+    window = utcnow() - datetime.timedelta(seconds=ctx.settings.repost_window_s)
+    if forgotten := submissions.forget_redeemed_codes(ctx.db, window):
+        log.info("%d redeemed codes past the repost window no longer find their submission", forgotten)
     for notification_id in notifications.due(ctx.db, ctx.settings.stale_after_s):
         notifications.postpone(ctx.db, notification_id, utcnow())  # not again on the next pass
         messages.deliver_notification(notification_id)

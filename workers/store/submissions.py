@@ -225,6 +225,18 @@ def stale(db: Database, before: datetime) -> list[Submission]:
         return list(s.scalars(select(Submission).where(waiting, Submission.updated_at < before)))
 
 
+def forget_redeemed_codes(db: Database, before: datetime) -> int:
+    """Submissions whose code was redeemed (or refused) before `before` keep no hash derived from it."""
+    with db.session() as s:
+        query = update(Submission).where(
+            Submission.code_secret.is_(None),
+            Submission.created_at < before,
+            Submission.code_hash.not_like("redeemed:%"),
+            Submission.code_hash.not_like("internal:%"),
+        )
+        return changed(s.execute(query.values(code_hash="redeemed:" + Submission.id)))
+
+
 def touch(db: Database, submission_id: str) -> None:
     update_fields(db, submission_id, updated_at=utcnow())
 

@@ -40,3 +40,21 @@ def test_a_stuck_item_is_sent_again_and_one_delivered_too_often_given_up(uc, adm
     assert sweeper.sweep(uc.ctx) == {"process_item": 1, "gave_up": 1}
     assert uc.sent("process_item") == [(first,)] and uc.sent("create_items") == [(done.sub,)]
     assert items.get(uc.ctx.db, second).error_code == "gave_up"  # type: ignore[union-attr]
+
+
+def test_a_redeemed_code_stops_being_a_key_after_the_repost_window(uc, admin):
+    """Security review row 10: the ciphertext goes at the exchange, the keyed hash after DARKROOM_REPOST_WINDOW_S."""
+    from workers.context import Context
+
+    user = admin.add_user()
+    code = admin.mint_code(user["sub"])
+    first, _ = submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker")
+    from workers.grants import exchange
+
+    exchange.exchange(uc.ctx, first)
+    assert submissions.get(uc.ctx.db, first).code_secret is None  # type: ignore[union-attr]
+    assert submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker") == (first, False)  # a repost, in the window
+    sweeper.sweep(Context(uc.ctx.settings.model_copy(update={"repost_window_s": 0.0})))
+    again, created = submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker")
+    assert created and again != first  # the old code finds nothing: a new submission, which Google will refuse
+    assert submissions.get(uc.ctx.db, first).code_hash == f"redeemed:{first}"  # type: ignore[union-attr]
