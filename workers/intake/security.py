@@ -32,8 +32,10 @@ def receive_security_event(ctx: Context, token: str) -> bool:
     subs = [e.sub or _owner(ctx, token_digest(e), e.token if e.token_alg == "prefix" else None) for e in found]
     sub = next((s for s in subs if s), None)
     kinds = " ".join(e.kind for e in found)
+    # The row is an outbox: recorded once, then sent to a worker until it is applied. A redelivery of an event
+    # whose message was lost (Redis down after the row was written: a 503, so Google delivers again) sends it.
     fresh = events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub)
-    if fresh:
+    if fresh or not events.is_applied(ctx.db, str(claims["jti"])):
         messages.apply_security_event(str(claims["jti"]))
     return fresh
 

@@ -16,7 +16,7 @@ from workers.context import Context
 from workers.errors import GaveUp
 from workers.photos import completion
 from workers.queue import messages
-from workers.store import items, notifications, submissions
+from workers.store import events, items, notifications, submissions
 from workers.store.models import Item, Submission, utcnow
 from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatus
 
@@ -35,6 +35,9 @@ def sweep(ctx: Context) -> Counter[str]:
         done[_resend_item(ctx, item, users)] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
+    for jti in events.unapplied(ctx.db, cutoff):
+        messages.apply_security_event(jti)
+        done["apply_security_event"] += 1
     window = utcnow() - datetime.timedelta(seconds=ctx.settings.repost_window_s)
     if forgotten := submissions.forget_redeemed_codes(ctx.db, window):
         log.info("%d redeemed codes past the repost window no longer find their submission", forgotten)

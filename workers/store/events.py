@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store.db import Database
@@ -27,3 +29,17 @@ def security_event(db: Database, jti: str) -> SecurityEvent | None:
 def mark_applied(db: Database, jti: str) -> None:
     with db.session() as s:
         s.execute(update(SecurityEvent).where(SecurityEvent.jti == jti).values(applied_at=utcnow()))
+
+
+def is_applied(db: Database, jti: str) -> bool:
+    event = security_event(db, jti)
+    return event is not None and event.applied_at is not None
+
+
+def unapplied(db: Database, received_before: datetime) -> list[str]:
+    """Events recorded and never applied: their message was lost. The sweeper sends them again."""
+    with db.session() as s:
+        query = select(SecurityEvent.jti).where(
+            SecurityEvent.applied_at.is_(None), SecurityEvent.received_at < received_before
+        )
+        return list(s.scalars(query.limit(1000)))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 import requests
+from starlette.testclient import TestClient
 
 from emulator.world import DEMO_CLIENT_ID
+from ingest.app import create_app
 from settings import Settings
+from tests.support.processes import free_port
+from tests.support.stub import harness
 from workers.context import get_context
+from workers.operations import sweeper
+from workers.queue import broker
 from workers.store import events, grants
 from workers.store.states import GrantState
 
@@ -94,3 +102,21 @@ def test_a_malformed_subject_is_400_with_rfc_8935s_err(darkroom, admin, subject)
     answer = deliver(darkroom, admin.security_event(user["sub"], "sessions-revoked", subject=subject))
     assert answer.status_code == 400 and answer.json()["err"] == "invalid_request"
     assert state_of(user) == GrantState.ACTIVE
+
+
+def test_an_event_whose_enqueue_failed_is_sent_on_googles_redelivery_and_by_the_sweeper(settings, admin):
+    """Security review row 1: the event row is an outbox. Redis down after the row is written: a 503, then
+    Google's redelivery enqueues it (not a 202 that drops it), and the sweeper finds it too."""
+    user = admin.add_user()
+    token = admin.security_event(user["sub"], "sessions-revoked", jti="lost-once")
+    with harness(settings) as h:
+        broker.setup(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+        web = TestClient(create_app(context=h.ctx))
+        assert web.post("/v1/risc", content=token, headers=SET).status_code == 503  # recorded, not enqueued
+        h.stub = broker.setup(h.ctx.settings)  # Redis is back
+        assert web.post("/v1/risc", content=token, headers=SET).status_code == 202
+        assert h.take("apply_security_event") == [("lost-once",)]
+        with h.ctx.db.session() as s:
+            s.get(events.SecurityEvent, "lost-once").received_at = datetime.datetime(2000, 1, 1)
+        assert sweeper.sweep(h.ctx)["apply_security_event"] == 1
+        assert h.sent("apply_security_event") == [("lost-once",)]
