@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import re
@@ -51,11 +52,7 @@ async def post_auth_code(request: Request) -> Response:
     except ValidationError as exc:
         errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
         return problem(422, "Unprocessable Content", "the body does not match the schema", errors=errors)
-    client = client_ip(
-        request.client.host if request.client else None,
-        request.headers.get("x-forwarded-for"),
-        request.app.state.trusted_proxies,
-    )
+    client = _client(request)
     post = codes.Post(client, payload.code, SourceKind(payload.source), Platform(payload.platform), payload.push_token)
     submission_id = await request.app.state.batcher.submit(post)
     if submission_id is None:
@@ -63,6 +60,12 @@ async def post_auth_code(request: Request) -> Response:
         return _retry_later(429, "Too Many Requests", detail, 60 - int(time.time()) % 60)
     body_out = {"submission_id": submission_id, "status_url": f"/v1/submissions/{submission_id}"}
     return JSONResponse(body_out, status_code=202)
+
+
+def _client(request: Request) -> str:
+    """Who the rate limits count: the peer, or what a trusted proxy says the client is (ingest.clientip)."""
+    peer = request.client.host if request.client else None
+    return client_ip(peer, request.headers.get("x-forwarded-for"), request.app.state.trusted_proxies)
 
 
 def _media_type(request: Request) -> str:
@@ -128,8 +131,12 @@ async def delete_me(request: Request) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthenticated("send the user's Google ID token as a Bearer token")
+    if not request.app.state.context.ingest_limit.allow(f"me:{_client(request)}"):
+        return _retry_later(429, "Too Many Requests", "too many requests from this client", 60 - int(time.time()) % 60)
+    # On a pool of its own: a slow certs fetch must not take the threads every other route runs on.
+    loop, verify = asyncio.get_running_loop(), security.revoke_signed_in_user
     try:
-        await run_in_threadpool(security.revoke_signed_in_user, request.app.state.context, token.strip())
+        await loop.run_in_executor(request.app.state.verifying, verify, request.app.state.context, token.strip())
     except PermanentError:
         return _unauthenticated("the ID token did not verify")
     return JSONResponse({"status": "revoking"}, status_code=202)
@@ -234,6 +241,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     settings.client_credentials()  # and without the web client: every code would fail later
     hot_path = codes.Intake(context)
     batcher = Batcher(hot_path.submit_many, idle=hot_path.flush)
+    verifying = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="id-token")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -242,6 +250,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         gc.freeze()
         yield
         batcher.close()
+        verifying.shutdown(wait=False)
 
     app = Starlette(
         routes=routes,
@@ -261,4 +270,5 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.state.metrics_allow = trusted_networks(settings.metrics_allow)
     app.state.context = context
     app.state.batcher = batcher
+    app.state.verifying = verifying
     return app

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import google.auth.exceptions
-import google.auth.transport.requests
+import google.auth.jwt
 import requests
-from google.oauth2 import id_token
 
 from settings import Settings
 from workers import metrics
 from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentError, Unavailable
+from workers.google.certs import CERTS
 from workers.google.responses import calling, check, error_for
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -68,18 +68,14 @@ def revoke(settings: Settings, token: str) -> bool:
     return True
 
 
-def verify_id_token(settings: Settings, token: str, session: requests.Session | None = None) -> dict[str, Any]:
+def verify_id_token(settings: Settings, token: str) -> dict[str, Any]:
     client_id, _ = settings.client_credentials()
     try:
-        with calling("oauth.certs"), requests.Session() as own:
-            request = google.auth.transport.requests.Request(session or own)
-            claims = id_token.verify_token(
-                token,
-                request,
-                audience=client_id,
-                certs_url=settings.google_certs_uri,
-                clock_skew_in_seconds=settings.id_token_clock_skew_s,
-            )
+        kid = google.auth.jwt.decode_header(token).get("kid")  # type: ignore[no-untyped-call]
+        certs = CERTS.for_kid(settings.google_certs_uri, kid, settings.http_timeout_s)
+        claims = google.auth.jwt.decode(  # type: ignore[no-untyped-call]
+            token, certs=certs, audience=client_id, clock_skew_in_seconds=settings.id_token_clock_skew_s
+        )
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
         raise CodeRejected(f"the ID token did not verify: {exc.__class__.__name__}") from None
     # verify_token checks signature, audience and expiry; the issuer is ours to check (google-apis.md §0.9).
