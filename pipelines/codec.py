@@ -32,7 +32,8 @@ MAX_ICC_BYTES = 1 << 21  # 2 MiB: real profiles are kilobytes; an oversize one (
 # error, so Pillow's warning in between says nothing darkroom does not.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-warnings.filterwarnings("ignore", message="(Corrupt|Possibly corrupted) EXIF", category=UserWarning)  # kept in part
+# Pillow's EXIF (TIFF) parser warns of each odd tag it skips; what parses is kept, the rest dropped.
+warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
 # What Pillow raises for EXIF it cannot parse (seen: SyntaxError, struct.error, TypeError, KeyError).
 _BAD_METADATA = (SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error, UnicodeDecodeError)
 ORIENTATION = 0x0112

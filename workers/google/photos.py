@@ -34,6 +34,7 @@ MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's of
 Refresher = Callable[[], tuple[str, datetime.datetime]]
 # Where Google serves media bytes (Picker and Library base URLs: lh3.googleusercontent.com and its kin).
 _MEDIA_HOST_SUFFIXES = (".googleusercontent.com",)
+_ONE_SHOT = {"Connection": "close"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Photos:
         self._settings = settings
         self._credentials = credentials
         self._bytes = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        self._downloads = requests.Session()
         self._services: dict[str, Any] = {}
         self._https: list[httplib2.Http] = []
 
@@ -99,6 +101,7 @@ class Photos:
 
     def close(self) -> None:
         self._bytes.close()  # type: ignore[no-untyped-call]
+        self._downloads.close()
         for http in self._https:
             http.close()
 
@@ -209,9 +212,7 @@ class Photos:
         if not self._google_media(base_url):
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
         with calling("content.download"):
-            response = self._bytes.request(  # type: ignore[no-untyped-call]
-                "GET", f"{base_url}=d", timeout=self._settings.http_timeout_s, stream=True
-            )
+            response = self._stream(f"{base_url}=d")
             try:
                 if response.status_code == 403:
                     metrics.google_call("content.download", 403)
@@ -222,6 +223,19 @@ class Photos:
                 response.close()
         metrics.moved_bytes("downloaded", len(data))
         return data
+
+    def _stream(self, url: str) -> requests.Response:
+        """GET `url` streamed, with the user's token, refreshed once after a 401. Not through AuthorizedSession:
+        it retries a 401 without closing the first answer, whose connection a stream would keep checked out."""
+        for attempt in range(2):
+            headers = dict(_ONE_SHOT)  # one download per item: no connection is kept for another
+            self._credentials.before_request(None, "GET", url, headers)  # type: ignore[no-untyped-call]
+            response = self._downloads.get(url, headers=headers, stream=True, timeout=self._settings.http_timeout_s)
+            if response.status_code != 401 or attempt:
+                return response
+            response.close()
+            self._credentials.refresh(None)
+        raise AssertionError("unreachable")
 
     def _capped(self, response: requests.Response) -> bytes:
         cap = self._settings.max_download_bytes

@@ -172,7 +172,8 @@ def _private_file(url: str) -> None:
     SQLite creates it (its -wal and -shm files take the same mode)."""
     path = make_url(url).database
     if path and path != ":memory:" and not os.path.exists(path):
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        with contextlib.suppress(OSError):  # no such directory: SQLite's own open fails, and says so
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _set_autocommit(driver: Any, on: bool) -> None:

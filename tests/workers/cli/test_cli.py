@@ -60,6 +60,8 @@ def test_serve_runs_web_and_workers_in_one_process(tmp_path):
     port = free_port()
     env = {
         "DARKROOM_TOKEN_KEYS": new_key(),
+        "DARKROOM_GOOGLE_CLIENT_ID": "1234-web.apps.googleusercontent.com",  # serve refuses to start without one
+        "DARKROOM_GOOGLE_CLIENT_SECRET": "GOCSPX-test",
         "DARKROOM_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
         "DARKROOM_REDIS_URL": "",
         "REDIS_URL": "",
