@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,8 +197,11 @@ def _create_one(google: Google, token: AccessToken, album: Album | None, spec: A
 
 
 def _good_name(filename: Any) -> bool:
-    """`fileName` "shouldn't be more than 255 characters"; a control character is no name a user can read."""
-    return isinstance(filename, str) and 0 < len(filename) <= 255 and filename.isprintable()
+    """`fileName` "shouldn't be more than 255 characters"; a control character (CR/LF, say) or a lone surrogate is
+    no name a user can read. Joiners and variation selectors, which emoji are made of, are fine."""
+    if not isinstance(filename, str) or not 0 < len(filename) <= 255:
+        return False
+    return not any(unicodedata.category(c) in ("Cc", "Cs") for c in filename)
 
 
 def _dimensions(data: bytes) -> tuple[int, int]:

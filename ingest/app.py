@@ -131,7 +131,8 @@ async def delete_me(request: Request) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthenticated("send the user's Google ID token as a Bearer token")
-    if not request.app.state.context.ingest_limit.allow(f"me:{_client(request)}"):
+    limiter = request.app.state.context.ingest_limit
+    if not await run_in_threadpool(limiter.allow, f"me:{_client(request)}"):  # Redis: not on the event loop
         return _retry_later(429, "Too Many Requests", "too many requests from this client", 60 - int(time.time()) % 60)
     # On a pool of its own: a slow certs fetch must not take the threads every other route runs on.
     loop, verify = asyncio.get_running_loop(), security.revoke_signed_in_user

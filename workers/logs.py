@@ -12,7 +12,7 @@ import logging
 
 from settings import Settings
 
-IDS = ("sub", "submission_id", "item_id", "message_id", "queue", "jti")
+IDS = ("sub", "submission_id", "item_id", "message_id", "queue", "jti", "notification_id", "channel")
 
 
 class JsonFormatter(logging.Formatter):

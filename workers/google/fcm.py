@@ -15,7 +15,7 @@ from google.oauth2 import service_account
 
 from settings import Settings
 from workers import metrics
-from workers.errors import ConfigurationError, MediaGone
+from workers.errors import ConfigurationError, MediaGone, Misconfigured
 from workers.google.responses import calling, check
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -32,6 +32,16 @@ def _account(path: Path) -> tuple[str, AuthorizedSession]:
     return str(info["project_id"]), AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
 
 
+def _error_code(body: bytes) -> str | None:
+    """FCM's own errorCode, from the FcmError detail of Google's error body (google-apis.md §12)."""
+    try:
+        details = json.loads(body)["error"].get("details", [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    codes = [d.get("errorCode") for d in details if isinstance(d, dict) and d.get("errorCode")]
+    return str(codes[0]) if codes else None
+
+
 def send(settings: Settings, token: str, data: dict[str, str], title: str, body: str) -> None:
     """One message to one device; MediaGone when FCM says the token is UNREGISTERED (404)."""
     assert settings.fcm_service_account_file is not None
@@ -40,7 +50,9 @@ def send(settings: Settings, token: str, data: dict[str, str], title: str, body:
     message: dict[str, Any] = {"token": token, "notification": {"title": title, "body": body}, "data": data}
     with _lock, calling("fcm.messages.send"):  # google-auth's refresh of one credentials object is not thread-safe
         answer = session.post(url, json={"message": message}, timeout=settings.http_timeout_s)
-    if answer.status_code == 404:
+    if answer.status_code == 404:  # the device's token is gone, or the project is not what darkroom was told
         metrics.google_call("fcm.messages.send", 404)
-        raise MediaGone("fcm.messages.send: UNREGISTERED")
+        if _error_code(answer.content) == "UNREGISTERED":
+            raise MediaGone("fcm.messages.send: UNREGISTERED")
+        raise Misconfigured("fcm.messages.send: 404: check the Firebase service account's project_id")
     check("fcm.messages.send", answer.status_code, answer.headers, answer.content)

@@ -36,7 +36,8 @@ def deliver(ctx: Context, notification_id: str, send: dict[str, Send]) -> None:
         metrics.notification(row.channel, "dropped")
         return
     except (TransientError, PermanentError) as exc:
-        _failed(ctx, row, exc, replayed)
+        # A permanent refusal (FCM's INVALID_ARGUMENT, say) is no better in an hour: a dead letter at once.
+        _failed(ctx, row, exc, final=replayed or isinstance(exc, PermanentError))
         return
     if notifications.settle(ctx.db, notification_id, NotificationState.DELIVERED):
         metrics.notification(row.channel, "delivered", (utcnow() - row.created_at).total_seconds())
@@ -47,10 +48,10 @@ class Dropped(PermanentError):
     """The destination is gone for good (an unregistered device token): forget it, never try again."""
 
 
-def _failed(ctx: Context, row: Notification, exc: Exception, replayed: bool) -> None:
+def _failed(ctx: Context, row: Notification, exc: Exception, final: bool) -> None:
     waited = (utcnow() - row.created_at).total_seconds()
     detail = f"{type(exc).__name__}: {exc}"[:300]
-    if replayed or waited >= ctx.settings.notify_retry_window_s:
+    if final or waited >= ctx.settings.notify_retry_window_s:
         notifications.settle(ctx.db, row.id, NotificationState.DEAD, detail)
         metrics.notification(row.channel, "dead")
         # A permanent error makes the message a dramatiq dead letter, which `darkroom dead replay` sends again.
