@@ -1,8 +1,13 @@
 """Enhancement speed against the codec floor and a naive Pillow pipeline, measured side by side in one run.
 
-    python bench/enhance.py [--rounds N] [--sizes 12,24] [--rss-mp 48]
+    python bench/enhance.py [--rounds N] [--photos landscape-12,portrait-12,heic-12,landscape-24] [--rss-mp 48]
 
-- floor:  decode + encode (our codec, no enhancement: EXIF, ICC, same quality and subsampling)
+The photos are generated as a phone writes them (emulator/photos.py: EXIF with camera, capture settings and
+GPS, an sRGB ICC profile): landscape JPEGs, a 12 MP portrait JPEG stored sideways with EXIF Orientation 6
+(as every iPhone portrait shot is), and a 12 MP HEIC (the iPhone default; needs pillow-heif to generate).
+
+- floor:  decode + encode (our codec, no enhancement: EXIF, ICC, same quality and subsampling); for HEIC,
+          HEIF decode + JPEG encode
 - naive:  RGB decode, exif_transpose, autocontrast 0.5 %, UnsharpMask(2, 150, 3) on RGB, encode
 - recipe: darkroom's default recipe (auto-v1), bytes in, bytes out
 
@@ -27,8 +32,8 @@ from PIL import Image, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.photos import jpeg  # noqa: E402
-from pipelines import codec, enhance_bytes  # noqa: E402
+from emulator.photos import heic, jpeg  # noqa: E402
+from pipelines import codec, dqt, enhance_bytes, recipes, steps  # noqa: E402
 
 
 def floor(data: bytes) -> bytes:
@@ -65,12 +70,44 @@ def measure(data: bytes, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
+def _sized(megapixels: int) -> tuple[int, int]:
+    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
+    return width, width * 3 // 4
+
+
+def _photo(kind: str, megapixels: int) -> bytes:
+    width, height = _sized(megapixels)
+    if kind == "landscape":
+        return jpeg(width, height, seed=megapixels, quality=92)
+    if kind == "portrait":  # shown height x width, stored width x height with the tag that turns it
+        return jpeg(height, width, seed=megapixels, quality=92, orientation=6)
+    if kind == "heic":
+        return heic(width, height, seed=megapixels, quality=50)  # about an iPhone's bytes per pixel
+    raise SystemExit(f"unknown photo kind {kind!r}: landscape, portrait or heic")
+
+
+def sharpening_costs(data: bytes, rounds: int) -> tuple[float, float]:
+    """CPU seconds of sharpening a decoded non-JPEG photo in pixels (what the recipe did) and of scaling the
+    tables of the JPEG it writes (what it does)."""
+    decoded = codec.decode(data)
+    written = codec.encode(decoded, decoded.image).data
+    pixels, tables = [], []
+    for _ in range(rounds):
+        started = time.process_time()
+        steps.sharpen_luma(decoded.image, 0.5)
+        pixels.append(time.process_time() - started)
+        started = time.process_time()
+        dqt.sharpened(written, recipes.recipe("auto-v1").sharpen, max_value=255)
+        tables.append(time.process_time() - started)
+    return statistics.median(pixels), statistics.median(tables)
+
+
 def peak_rss_mib(megapixels: int) -> tuple[float, float]:
     """Peak RSS of a fresh process before and after it enhances one photo of this size, read from a file
     (the photo is generated here, so its generation does not count)."""
-    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
+    width, height = _sized(megapixels)
     with tempfile.NamedTemporaryFile(suffix=".jpg") as photo:
-        photo.write(jpeg(width, width * 3 // 4, seed=7, quality=92))
+        photo.write(jpeg(width, height, seed=7, quality=92))
         photo.flush()
         # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child would report the parent's peak.
         hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
@@ -87,21 +124,26 @@ def peak_rss_mib(megapixels: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--sizes", default="12,24", help="megapixels, comma-separated")
+    parser.add_argument("--photos", default="landscape-12,portrait-12,heic-12,landscape-24", help="kind-megapixels")
     parser.add_argument("--rss-mp", type=int, default=48)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = []
-    for mp in (int(s) for s in args.sizes.split(",")):
-        width = int((mp * 1e6 * 4 / 3) ** 0.5)
-        data = jpeg(width, width * 3 // 4, seed=mp, quality=92)
-        print(f"{mp} MP ({width}x{width * 3 // 4}, {len(data) / 1e6:.1f} MB JPEG):", file=sys.stderr)
+    results, sharpening = [], None
+    for photo in args.photos.split(","):
+        kind, mp = photo.split("-")[0], int(photo.split("-")[1])
+        print(f"generating {photo}...", file=sys.stderr, flush=True)
+        data = _photo(kind, int(mp))
+        width, height = _sized(int(mp))
+        print(f"{photo} ({width}x{height}, {len(data) / 1e6:.1f} MB):", file=sys.stderr)
         medians = measure(data, args.rounds)
-        pixels = width * (width * 3 // 4) / 1e6
+        if kind == "heic" and sharpening is None:
+            sharpening = (photo, *sharpening_costs(data, args.rounds))
+        pixels = width * height / 1e6
         size_ratio = len(recipe(data)) / len(data)
         results.append(
             {
-                "mp": mp,
+                "photo": photo,
+                "input_mb": len(data) / 1e6,
                 "seconds": medians,
                 "mp_per_s": {k: pixels / v for k, v in medians.items()},
                 "recipe_over_floor": medians["recipe"] / medians["floor"],
@@ -111,15 +153,24 @@ def main() -> None:
         )
     rss = peak_rss_mib(args.rss_mp)
     if args.json:
-        print(json.dumps({"results": results, "peak_rss_mib": rss}, indent=1))
+        print(json.dumps({"results": results, "peak_rss_mib": rss, "sharpening": sharpening}, indent=1))
         return
-    print("| photo | floor MP/s | naive MP/s | recipe MP/s | recipe / floor | naive / recipe | output / input size |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| photo | input MB | floor ms | recipe ms | floor MP/s | naive MP/s | recipe MP/s | recipe / floor "
+        "| naive / recipe | output / input size |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        s = r["mp_per_s"]
+        s, ms = r["mp_per_s"], {k: v * 1000 for k, v in r["seconds"].items()}
         print(
-            f"| {r['mp']} MP | {s['floor']:.1f} | {s['naive']:.1f} | {s['recipe']:.1f} | "
-            f"{r['recipe_over_floor']:.2f}x | {r['naive_over_recipe']:.2f}x | {r['output_over_input']:.2f} |"
+            f"| {r['photo']} | {r['input_mb']:.1f} | {ms['floor']:.0f} | {ms['recipe']:.0f} | {s['floor']:.1f} "
+            f"| {s['naive']:.1f} | {s['recipe']:.1f} | {r['recipe_over_floor']:.2f}x | {r['naive_over_recipe']:.2f}x "
+            f"| {r['output_over_input']:.2f} |"
+        )
+    if sharpening is not None:
+        print(
+            f"\nsharpening a decoded {sharpening[0]} in pixels: {sharpening[1] * 1000:.0f} ms of CPU; "
+            f"scaling the luma table of the JPEG written instead: {sharpening[2] * 1000:.2f} ms"
         )
     print(
         f"\npeak RSS of one process enhancing one {args.rss_mp} MP photo: {rss[1]:.0f} MiB "

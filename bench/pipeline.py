@@ -1,11 +1,16 @@
 """The whole pipeline against the emulator with network-like latency: the Procfile's processes on Redis.
 
-    python bench/pipeline.py [--users 2] [--photos 100] [--latency-ms 50] [--processes 1,2,4]
+    python bench/pipeline.py [--users 2] [--photos 100] [--size 1600x1200] [--latency-ms 50] [--processes 1,2,4]
 
 For each number of photos processes (2 threads each), on a fresh stack: users sign in, pick their photos,
 and the clock runs from the pick to the last photo in the album. It prints photos per second, Photos API
 calls per photo (Picker, Library and media bytes; the least possible is about 2.02: one download, one
 upload and a batchCreate shared by up to 49), and token refreshes per 100 photos.
+
+Then darkroom's own cost: the CPU time of every darkroom process (web, exchange, photos, maintenance, each
+with the worker processes it forked), from the pick to the end, as the kernel counted it for them
+(/proc/PID/stat), per photo; and of that, the enhancement, as the photos processes counted it themselves
+(darkroom_enhance_cpu_seconds_total: the thread time of each photo's recipe, decode to encode).
 Needs Redis (DARKROOM_TEST_REDIS_URL, default redis://127.0.0.1:6379/9; it is flushed).
 """
 
@@ -13,23 +18,50 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.client import AdminClient  # noqa: E402
-from tests.support.processes import Stack, wait_for  # noqa: E402
+from tests.support.processes import PROCESS_TYPES, Stack, wait_for  # noqa: E402
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PHOTOS_API = ("picker.", "library.", "content.")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def run(processes: int, users: int, photos: int, latency_ms: int) -> dict[str, float]:
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) of each process type so far: every process of its process group."""
+    groups = {process.pid: name for name, process in stack.running.items() if name in PROCESS_TYPES}
+    used = dict.fromkeys(groups.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        group = groups.get(int(fields[2]))
+        if group is not None:
+            used[group] += (int(fields[11]) + int(fields[12])) / TICKS
+    return used
+
+
+def enhance_seconds(stack: Stack) -> float:
+    """What the photos processes say their recipe took, from their Prometheus exposition."""
+    port = stack.env["DARKROOM_PHOTOS_METRICS_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    found = re.search(r"^darkroom_enhance_cpu_seconds_total (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def run(processes: int, users: int, photos: int, latency_ms: int, size: tuple[int, int]) -> dict[str, Any]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     workdir = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     stack = Stack(
@@ -44,18 +76,22 @@ def run(processes: int, users: int, photos: int, latency_ms: int) -> dict[str, f
     try:
         stack.up("web", "exchange", "photos", "maintenance")
         admin = AdminClient(stack.emulator_url)
-        people = [admin.add_user(photos=photos, width=1600, height=1200, seed=n * photos) for n in range(users)]
+        width, height = size
+        people = [admin.add_user(photos=photos, width=width, height=height, seed=n * photos) for n in range(users)]
         admin.set_lifetimes(latency_s=latency_ms / 1000)
         urls = [stack.submit(admin.mint_code(p["sub"])) for p in people]
         for url in urls:
             _wait(url, "awaiting_pick")
         before = admin.counts()
+        cpu_before, enhance_before = cpu_seconds(stack), enhance_seconds(stack)
         started = time.monotonic()
         for person in people:
             admin.pick(sub=person["sub"])
         for url in urls:
             _wait(url, "done")
         elapsed = time.monotonic() - started
+        cpu = {name: used - cpu_before[name] for name, used in cpu_seconds(stack).items()}
+        enhance = enhance_seconds(stack) - enhance_before
         counts = admin.counts()
         admin.close()
     finally:
@@ -68,6 +104,8 @@ def run(processes: int, users: int, photos: int, latency_ms: int) -> dict[str, f
         "api_per_photo": api / total,
         "refreshes_per_100": 100 * refreshes / total,
         "seconds": elapsed,
+        "cpu_ms_per_photo": {name: 1000 * used / total for name, used in cpu.items()},
+        "enhance_ms_per_photo": 1000 * enhance / total,
     }
 
 
@@ -81,18 +119,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--photos", type=int, default=100, help="per user")
+    parser.add_argument("--size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--processes", default="1,2,4")
     args = parser.parse_args()
     rows = []
     for n in (int(p) for p in args.processes.split(",")):
         print(f"{n} photos process(es)...", file=sys.stderr, flush=True)
-        rows.append((n, run(n, args.users, args.photos, args.latency_ms)))
-    print(f"{args.users} users x {args.photos} photos of 1600x1200, {args.latency_ms} ms per Google call\n")
+        size = tuple(int(v) for v in args.size.split("x"))
+        rows.append((n, run(n, args.users, args.photos, args.latency_ms, size)))  # type: ignore[arg-type]
+    print(f"{args.users} users x {args.photos} photos of {args.size}, {args.latency_ms} ms per Google call\n")
     print("| photos processes | photos/s | Photos API calls per photo | token refreshes per 100 photos |")
     print("|---|---|---|---|")
     for n, r in rows:
         print(f"| {n} | {r['photos_per_s']:.1f} | {r['api_per_photo']:.3f} | {r['refreshes_per_100']:.1f} |")
+    print("\nCPU ms per photo, by process type (all its processes), and the enhancement within photos:\n")
+    print(f"| photos processes | {' | '.join(PROCESS_TYPES)} | all | enhancement | all but the enhancement |")
+    print("|---|" + "---|" * (len(PROCESS_TYPES) + 3))
+    for n, r in rows:
+        per, enhance = r["cpu_ms_per_photo"], r["enhance_ms_per_photo"]
+        every = sum(per.values())
+        cells = " | ".join(f"{per[name]:.1f}" for name in PROCESS_TYPES)
+        print(f"| {n} | {cells} | {every:.1f} | {enhance:.1f} | {every - enhance:.1f} |")
 
 
 if __name__ == "__main__":

@@ -110,24 +110,41 @@ def jpeg(width: int, height: int, *, seed: int = 0, orientation: int = 1, qualit
     image = scene(width, height, seed)
     if orientation in _STORED_AS:
         image = image.transpose(_STORED_AS[orientation])
-    exif = Image.Exif()
-    make, model = _CAMERAS[seed % len(_CAMERAS)]
-    exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
-    exif[0x0131] = "emulator"
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, exif=exif.tobytes(), icc_profile=_SRGB)
+    image.save(out, "JPEG", quality=quality, exif=_phone_exif(seed, orientation).tobytes(), icc_profile=_SRGB)
     return out.getvalue()
 
 
-def heic(width: int, height: int, *, seed: int = 0, quality: int = 80) -> bytes:
-    """A HEIC photo (iPhone's default) with EXIF and ICC; needs pillow-heif, the one HEIF encoder on PyPI."""
+def _phone_exif(seed: int, orientation: int, camera: tuple[str, str] | None = None) -> Image.Exif:
+    """What a phone writes: the camera, the orientation, capture time and settings, and where it was."""
+    exif = Image.Exif()
+    make, model = camera or _CAMERAS[seed % len(_CAMERAS)]
+    exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
+    taken_at = f"2026:11:28 10:41:{seed % 60:02d}"
+    exif[0x0131], exif[0x0132] = "emulator", taken_at
+    exif[0x011A], exif[0x011B], exif[0x0128] = 72.0, 72.0, 2  # 72 dpi, the resolution every phone writes
+    taken = exif.get_ifd(0x8769)  # the Exif IFD
+    taken[0x9003] = taken[0x9004] = taken_at  # DateTimeOriginal, -Digitized
+    taken[0x9011] = "+01:00"  # OffsetTimeOriginal
+    taken[0x829A], taken[0x829D], taken[0x8827] = 1 / 120, 1.78, 64  # exposure, f-number, ISO
+    taken[0x920A], taken[0xA405] = 6.86, 24  # focal length, 35 mm equivalent
+    taken[0xA434] = f"{model} back triple camera 6.86mm f/1.78"  # LensModel
+    where = exif.get_ifd(0x8825)  # the GPS IFD
+    where[1], where[2], where[3], where[4] = "N", (48.0, 51.0, 29.5), "E", (2.0, 17.0, 40.2)
+    return exif
+
+
+def heic(width: int, height: int, *, seed: int = 0, quality: int = 80, orientation: int = 1) -> bytes:
+    """A HEIC photo (iPhone's default) with EXIF and ICC; needs pillow-heif, the one HEIF encoder on PyPI.
+    An orientation is written as HEIF writes it (an irot/imir transform), which decoders apply."""
     try:
         import pillow_heif
     except ImportError as exc:
         raise RuntimeError("HEIC photos need pillow-heif (pip install pillow-heif)") from exc
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "Apple", "iPhone 15 Pro"
+    exif = _phone_exif(seed, orientation, ("Apple", "iPhone 15 Pro"))
     image = scene(width, height, seed)
+    if orientation in _STORED_AS:
+        image = image.transpose(_STORED_AS[orientation])
     out = io.BytesIO()
     pillow_heif.from_pillow(image).save(out, quality=quality, exif=exif.tobytes(), icc_profile=_SRGB)
     return out.getvalue()

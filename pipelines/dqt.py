@@ -2,7 +2,9 @@
 
 A JPEG decoder multiplies each DCT coefficient by its quantization table entry before the inverse DCT.
 Scaling the entries of the luma table by 1 + a * (1 - G(w)), with G the response of a Gaussian blur,
-makes the decoder itself apply an unsharp mask to luminance only, at no cost per pixel. Enhancing in the
+makes the decoder itself apply an unsharp mask to luminance only, at no cost per pixel. Done to a source
+JPEG before darkroom decodes it, or to the JPEG darkroom wrote for any other input (PNG, WebP, HEIC), so that
+whoever decodes it next sharpens it, the same way. Enhancing in the
 DCT domain is an established technique (Tang, Peli and Acton, "Image enhancement using a contrast measure
 in the compressed domain", IEEE Signal Processing Letters 10(10), 2003).
 
@@ -163,8 +165,9 @@ def _luma_table_id(frame: bytes) -> int | None:
     return selectors[0] if selectors[0] not in selectors[1:] else None
 
 
-def sharpened(data: bytes, sharpen: Sharpen) -> bytes | None:
-    """The same JPEG with its luma table scaled, or None where this cannot be done safely."""
+def sharpened(data: bytes, sharpen: Sharpen, max_value: int = 65535) -> bytes | None:
+    """The same JPEG with its luma table scaled, or None where this cannot be done safely. `max_value` 255
+    keeps the tables 8-bit, as a baseline JPEG written for others to decode must have them (ITU T.81 B.2.4.1)."""
     try:
         segments = _segments(data)
         frames = [data[s + 4 : e] for marker, s, e in segments if marker in _SOF]
@@ -181,7 +184,7 @@ def sharpened(data: bytes, sharpen: Sharpen) -> bytes | None:
             for table in tables:
                 if table.table_id == luma:
                     table.values = [
-                        min(65535, max(1, round(q * f))) for q, f in zip(table.values, factors, strict=True)
+                        min(max_value, max(1, round(q * f))) for q, f in zip(table.values, factors, strict=True)
                     ]
                     touched = True
             body = b"".join(t.encode() for t in tables)

@@ -4,11 +4,12 @@ steps or their parameters, and you add a new name rather than edit an old one.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from PIL import Image
 
-from pipelines import steps
+from pipelines import dqt, steps
 from pipelines.codec import Decoded, Enhanced, decode, encode
 from pipelines.dqt import Sharpen
 
@@ -23,10 +24,10 @@ class Auto:
     sharpen: Sharpen = Sharpen(amount=0.5, sigma=1.0)
 
     def __call__(self, decoded: Decoded) -> Image.Image:
+        """Levels and white balance, in the decoded frame itself; the sharpening is done in quantization tables
+        (enhance_bytes)."""
         image = decoded.image
-        if not decoded.sharpened:
-            image = steps.sharpen_luma(image, self.sharpen.amount)
-        found = steps.stats(image)
+        found = steps.stats(image, 0.0 if decoded.sharpened else self.sharpen.amount)
         gain, offset = steps.levels(found.luma, self.clip, self.max_gain)
         return steps.tone(image, gain, offset, steps.gray_world(found.neutral_means, self.max_balance))
 
@@ -42,6 +43,17 @@ def recipe(name: str) -> Auto:
 
 
 def enhance_bytes(data: bytes, name: str = "auto-v1") -> Enhanced:
+    """The recipe on one photo. Its luma sharpening costs nothing per pixel: a JPEG's is done by darkroom's
+    decoder from scaled tables (pipelines.dqt); any other input's by the next decoder of the JPEG written,
+    whose tables are scaled the same way (a pixel pass cost 250 ms at 12 MP, as much as the rest together)."""
     chosen = recipe(name)
     decoded = decode(data, chosen.sharpen)
-    return encode(decoded, chosen(decoded))
+    enhanced = encode(decoded, chosen(decoded))
+    if decoded.sharpened:
+        return enhanced
+    boosted = dqt.sharpened(enhanced.data, chosen.sharpen, max_value=255)
+    if boosted is not None:
+        return dataclasses.replace(enhanced, data=boosted)
+    # Not reached with Pillow's encoder (YCbCr, a luma table of its own); in pixels if it ever is.
+    in_pixels = steps.sharpen_luma(decoded.image, chosen.sharpen.amount)
+    return encode(decoded, chosen(dataclasses.replace(decoded, image=in_pixels)))

@@ -35,6 +35,10 @@ def _make() -> dict[str, Any]:
             "darkroom_google_requests_total", "Calls to Google, by endpoint and HTTP status.", ["endpoint", "status"]
         ),
         "refreshes": prom.Counter("darkroom_token_refreshes_total", "Access token refreshes at Google."),
+        "enhanced": prom.Counter("darkroom_photos_enhanced_total", "Photos run through the recipe (any outcome)."),
+        "enhance_cpu": prom.Counter(
+            "darkroom_enhance_cpu_seconds_total", "CPU time of the enhancing threads in the recipe (decode to encode)."
+        ),
         "misconfigured": prom.Counter(
             "darkroom_google_configuration_errors_total",
             "Token endpoint answers that blame darkroom's configuration (RFC 6749 §5.2), by endpoint and error.",
@@ -88,6 +92,11 @@ def notification(channel: str, outcome: str, latency_s: float | None = None) -> 
 
 def refreshed() -> None:
     _metrics()["refreshes"].inc()
+
+
+def enhanced(cpu_s: float) -> None:
+    _metrics()["enhanced"].inc()
+    _metrics()["enhance_cpu"].inc(cpu_s)
 
 
 def moved_bytes(direction: str, count: int) -> None:

@@ -6,7 +6,10 @@ so a redelivered message does only what is left; the album item is made later, i
 
 from __future__ import annotations
 
+import time
+
 import pipelines
+from workers import metrics
 from workers.context import Context
 from workers.errors import GaveUp, MediaGone, UnusableImage
 from workers.google.photos import Photos
@@ -34,10 +37,13 @@ def upload_item(ctx: Context, item_id: str) -> None:
 def _upload(ctx: Context, photos: Photos, item: Item) -> None:
     original = _download(ctx, photos, item)
     items.set_state(ctx.db, item.id, ItemState.DOWNLOADED, input_bytes=len(original))
+    started = time.thread_time()
     try:
         enhanced = pipelines.enhance_bytes(original, item.recipe)
     except pipelines.DecodeError as exc:
         raise UnusableImage(str(exc)) from None
+    finally:
+        metrics.enhanced(time.thread_time() - started)
     upload_token = photos.upload(enhanced.data, enhanced.mime_type)
     items.record_upload(ctx.db, ctx.vault, item.id, upload_token, len(enhanced.data))
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from emulator import photos
 from tests.support.processes import DARKROOM, ROOT, Processes, cli, free_port, wait_http
@@ -34,8 +34,8 @@ def test_enhance_a_file_and_a_directory(tmp_path):
     (tmp_path / "in" / "notes.txt").write_text("not a photo")
     single = run("enhance", str(tmp_path / "in" / "p0.jpg"), str(tmp_path / "one.jpg"))
     assert single.returncode == 0
-    with Image.open(tmp_path / "one.jpg") as result:
-        assert result.size == (200, 150)
+    with Image.open(tmp_path / "one.jpg") as result:  # stored as the camera did, shown upright by its tag
+        assert result.size == (150, 200) and ImageOps.exif_transpose(result).size == (200, 150)
     many = run("enhance", str(tmp_path / "in"), str(tmp_path / "out"))
     assert many.returncode == 0 and "[2/2]" in many.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import io
 import re
 import time
+
+from PIL import Image, ImageOps
 
 from emulator.world import APPCREATED, APPENDONLY, PICKER_SCOPE
 from workers.context import get_context
@@ -147,6 +150,18 @@ def test_unusable_image_fails_the_item_not_the_batch(darkroom, admin, emulator):
     status = darkroom.wait(submission_id, "done")
     assert status["status"] == "done" and status["counts"] == {"total": 2, "done": 1, "failed": 1}
     assert admin.counts()["library.uploads"] == 1
+
+
+def test_every_orientation_arrives_as_the_camera_stored_it_and_shows_upright(darkroom, admin):
+    """The emulator's photos cycle through the eight EXIF orientations; each album item keeps its tag."""
+    user, _, _ = picked_and_done(darkroom, admin, photos=8)
+    [album] = admin.state()["albums"]
+    tags = set()
+    for item in album["items"]:
+        with Image.open(io.BytesIO(admin.media_bytes(item["id"]))) as image:
+            tags.add(image.getexif().get(0x0112, 1))
+            assert ImageOps.exif_transpose(image).size == (320, 240)  # shown as the landscape shot it was
+    assert tags == set(range(1, 9))
 
 
 def test_heic_photos_from_an_iphone_go_through(darkroom, admin):
