@@ -64,7 +64,8 @@ async def run(name: str, request: Request, handler: Handler, scopes: tuple[str, 
     response = await _fault_response(google, name, oauth)
     if response is None:
         response = await _authorized(request, google, handler, scopes)
-    google.record(name, request.method, response.status_code)
+    peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+    google.record(name, request.method, response.status_code, peer)
     return response
 
 

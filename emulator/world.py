@@ -375,9 +375,11 @@ class Google:
                     return fault
             return None
 
-    def record(self, endpoint: str, method: str, status: int) -> None:
+    def record(self, endpoint: str, method: str, status: int, peer: str = "") -> None:
+        """One request: `peer` is the client's address and port, so a test can tell its connections apart."""
         with self.lock:
-            self.log.append({"endpoint": endpoint, "method": method, "status": status, "at": time.time()})
+            entry = {"endpoint": endpoint, "method": method, "status": status, "at": time.time(), "peer": peer}
+            self.log.append(entry)
 
     def counts(self) -> dict[str, int]:
         with self.lock:

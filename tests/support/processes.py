@@ -176,14 +176,14 @@ def running(workdir: Path, redis_url: str, database_url: str | None = None, **en
         stack.stop_all()
 
 
-def wait_for(url: str, wanted: str, timeout_s: float = 90) -> dict[str, Any]:
-    """Poll a submission's status until it is `wanted` (or failed)."""
+def wait_for(url: str, wanted: str, timeout_s: float = 90, poll_s: float = 0.1) -> dict[str, Any]:
+    """Poll a submission's status every `poll_s` until it is `wanted` (or failed)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = requests.get(url, timeout=5).json()
         if status["status"] in (wanted, "failed"):
             return status
-        time.sleep(0.1)
+        time.sleep(poll_s)
     raise AssertionError(f"still {status} after {timeout_s} s")
 
 

@@ -1,8 +1,11 @@
 """Picker and Library calls for one user, in one thread.
 
 JSON methods go through google-api-python-client services built from darkroom's own discovery documents
-(the library ships none for these APIs) with the base URL from settings; media bytes go through
-google-auth's AuthorizedSession. httplib2 is not thread-safe, so a Photos object never crosses threads.
+(the library ships none for these APIs) with the base URL from settings; media bytes go through requests,
+with the user's token put on each request by google-auth. httplib2 and requests sessions are not
+thread-safe, so a Photos object never crosses threads, and each thread keeps its own connections and built
+services across users and photos (_Transport): building a service and opening a connection per photo was
+most of darkroom's own CPU per photo. The user's credentials travel with each request, never in a service.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import os
+import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,6 @@ import google_auth_httplib2
 import httplib2
 import requests
 from google.auth.credentials import TokenState
-from google.auth.transport.requests import AuthorizedSession
 from googleapiclient.discovery import build_from_document
 
 from settings import Settings
@@ -34,7 +39,47 @@ MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's of
 Refresher = Callable[[], tuple[str, datetime.datetime]]
 # Where Google serves media bytes (Picker and Library base URLs: lh3.googleusercontent.com and its kin).
 _MEDIA_HOST_SUFFIXES = (".googleusercontent.com",)
-_ONE_SHOT = {"Connection": "close"}
+_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+class _Transport:
+    """One thread's connections and services, kept for its life and shared by every user it acts for; closed
+    when the thread ends (its thread-local reference is the only one)."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+        # requests looks up proxies, a CA bundle and ~/.netrc in the environment on every request (a tenth of
+        # darkroom's own CPU per photo); it is asked to only where a proxy or a CA bundle is configured.
+        self.session.trust_env = bool(urllib.request.getproxies()) or any(map(os.environ.get, _CA_BUNDLES))
+        self.https: dict[int, httplib2.Http] = {}
+        self.services: dict[tuple[str, str, int], Any] = {}
+
+    def __del__(self) -> None:
+        self.session.close()
+        for http in self.https.values():
+            http.close()
+
+    def http(self, timeout_s: int) -> httplib2.Http:
+        if timeout_s not in self.https:
+            self.https[timeout_s] = httplib2.Http(timeout=timeout_s)
+        return self.https[timeout_s]
+
+    def service(self, name: str, base: str, timeout_s: int) -> Any:
+        key = (name, base, timeout_s)
+        if key not in self.services:
+            options = {"api_endpoint": base.rstrip("/") + "/"}
+            self.services[key] = build_from_document(document(name), http=self.http(timeout_s), client_options=options)
+        return self.services[key]
+
+
+_local = threading.local()
+
+
+def _thread_transport() -> _Transport:
+    transport: _Transport | None = getattr(_local, "transport", None)
+    if transport is None:
+        transport = _local.transport = _Transport()
+    return transport
 
 
 @dataclass(frozen=True)
@@ -80,7 +125,7 @@ def user_credentials(token: str, expires_at: datetime.datetime, refresh: Refresh
 
 @functools.cache
 def document(name: str) -> str:
-    """Our discovery document for `name`, read from disk once per process (a service is built per photo)."""
+    """Our discovery document for `name`, read from disk once per process."""
     return (_DISCOVERY / f"{name}.v1.json").read_text()
 
 
@@ -88,10 +133,10 @@ class Photos:
     def __init__(self, settings: Settings, credentials: UserCredentials) -> None:
         self._settings = settings
         self._credentials = credentials
-        self._bytes = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        self._downloads = requests.Session()
-        self._services: dict[str, Any] = {}
-        self._https: list[httplib2.Http] = []
+        self._transport = _thread_transport()
+        self._session = self._transport.session
+        # The thread's connection, with this user's token on each request (refreshed once after a 401).
+        self._authorized = google_auth_httplib2.AuthorizedHttp(credentials, http=self._transport.http(self._timeout))
 
     def __enter__(self) -> Photos:
         return self
@@ -100,19 +145,10 @@ class Photos:
         self.close()
 
     def close(self) -> None:
-        self._bytes.close()  # type: ignore[no-untyped-call]
-        self._downloads.close()
-        for http in self._https:
-            http.close()
+        """Nothing of the user's is kept: the connections stay with the thread for its next user."""
 
     def _service(self, name: str, base: str) -> Any:
-        if name not in self._services:
-            raw = httplib2.Http(timeout=self._timeout)
-            self._https.append(raw)
-            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=raw)
-            options = {"api_endpoint": base.rstrip("/") + "/"}
-            self._services[name] = build_from_document(document(name), http=http, client_options=options)
-        return self._services[name]
+        return self._transport.service(name, base, self._timeout)
 
     @property
     def _timeout(self) -> int:
@@ -126,7 +162,7 @@ class Photos:
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
         with calling(what):
-            answer: dict[str, Any] = request.execute() or {}
+            answer: dict[str, Any] = request.execute(http=self._authorized) or {}
         metrics.google_call(what, 200)
         return answer
 
@@ -212,7 +248,7 @@ class Photos:
         if not self._google_media(base_url):
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
         with calling("content.download"):
-            response = self._stream(f"{base_url}=d")
+            response = self._authorized_request("GET", f"{base_url}=d", stream=True)
             try:
                 if response.status_code == 403:
                     metrics.google_call("content.download", 403)
@@ -224,13 +260,16 @@ class Photos:
         metrics.moved_bytes("downloaded", len(data))
         return data
 
-    def _stream(self, url: str) -> requests.Response:
-        """GET `url` streamed, with the user's token, refreshed once after a 401. Not through AuthorizedSession:
-        it retries a 401 without closing the first answer, whose connection a stream would keep checked out."""
+    def _authorized_request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """`method` on `url` on the thread's session, with the user's token, refreshed once after a 401. Not
+        through AuthorizedSession: it is a session of its own per user, and it retries a 401 without closing
+        the first answer, whose connection a stream would keep checked out."""
         for attempt in range(2):
-            headers = dict(_ONE_SHOT)  # one download per item: no connection is kept for another
-            self._credentials.before_request(None, "GET", url, headers)  # type: ignore[no-untyped-call]
-            response = self._downloads.get(url, headers=headers, stream=True, timeout=self._settings.http_timeout_s)
+            sent = dict(headers or {})
+            self._credentials.before_request(None, method, url, sent)  # type: ignore[no-untyped-call]
+            response = self._session.request(method, url, headers=sent, timeout=self._settings.http_timeout_s, **kwargs)
             if response.status_code != 401 or attempt:
                 return response
             response.close()
@@ -277,9 +316,7 @@ class Photos:
 
     def _send(self, what: str, method: str, url: str, **kwargs: Any) -> requests.Response:
         with calling(what):
-            response: requests.Response = self._bytes.request(  # type: ignore[no-untyped-call]
-                method, url, timeout=self._settings.http_timeout_s, **kwargs
-            )
+            response = self._authorized_request(method, url, **kwargs)
         if response.status_code < 300:
             metrics.moved_bytes(
                 "downloaded" if method == "GET" else "uploaded", len(response.content or kwargs.get("data") or b"")

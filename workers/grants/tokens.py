@@ -16,6 +16,7 @@ from workers.google import oauth
 from workers.google.photos import Photos, UserCredentials, user_credentials
 from workers.store import grants, items, submissions
 from workers.store.grants import Access
+from workers.store.models import Grant
 from workers.store.states import GrantState
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ def usable(answer: oauth.TokenResponse, margin_s: int) -> Access:
 
 
 def access_for(ctx: Context, sub: str) -> Access:
-    _require_active(ctx, sub)
-    access = grants.access_of(ctx.db, ctx.vault, sub)
+    access = grants.access_of(ctx.db, ctx.vault, _require_active(ctx, sub))  # one read of the grant
     if _fresh(access):
         assert access is not None
         return access
@@ -75,10 +75,11 @@ def revoke_locally(ctx: Context, sub: str, detail: str) -> None:
     log.warning("grant revoked; stopped %d queued items", stopped, extra={"sub": sub})
 
 
-def _require_active(ctx: Context, sub: str) -> None:
+def _require_active(ctx: Context, sub: str) -> Grant:
     grant = grants.get(ctx.db, sub)
     if grant is None or grant.state != GrantState.ACTIVE:
         raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
+    return grant
 
 
 def credentials_for(ctx: Context, sub: str) -> UserCredentials:

@@ -2,6 +2,13 @@
 user. An item found in `creating` had a batchCreate whose outcome is unknown (a crash, a timeout): the marker
 in its file name (names.py) is searched in the album before anything is created again, so a redelivery never
 makes a duplicate.
+
+Uploads ask for a batch (`ask`), and a user has at most one such request on its way per window, not one per
+photo: a `create_items` message that is due soon (the batch is full, or nothing more is coming) and one due
+`batch_wait_s` later, which bounds how long an upload waits for its batch to fill. Each is a claim
+(workers.queue.locks): the upload records its state first and claims second, and `create_album_items` releases
+the claim of the soon one before it reads, so an upload either finds the claim free and sends, or is read by
+the message that holds it.
 """
 
 from __future__ import annotations
@@ -22,20 +29,38 @@ from workers.store.states import ItemState
 
 log = logging.getLogger(__name__)
 UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
+SOON_MARGIN_S = 5.0  # a soon request's claim outlives its delay by this much: time to be picked up
+
+
+def ask(ctx: Context, sub: str, waiting: items.BatchWait) -> None:
+    """After an upload: a batch soon if it is full or nothing more is coming, else one when the wait is over."""
+    if waiting.uploaded >= MAX_BATCH or not waiting.coming:
+        delay_s = ctx.settings.create_batch_delay_ms / 1000  # lets the uploads finishing alongside join in
+        if ctx.locks.claim(f"create-soon:{sub}", delay_s + SOON_MARGIN_S):
+            messages.create_items(sub, delay_ms=ctx.settings.create_batch_delay_ms)
+    elif waiting.uploaded:
+        _ask_later(ctx, sub)
+
+
+def _ask_later(ctx: Context, sub: str) -> None:
+    # The claim ends as the message comes due (a little before: clocks differ), so that message may ask again.
+    if ctx.locks.claim(f"create-later:{sub}", ctx.settings.batch_wait_s * 0.9):
+        messages.create_items(sub, delay_ms=int(ctx.settings.batch_wait_s * 1000))
 
 
 def create_album_items(ctx: Context, sub: str) -> None:
     """One batchCreate for the user's uploaded items, serialized per user; more batches follow by message."""
     with ctx.locks.hold(f"create:{sub}", timeout_s=120), tokens.photos_for(ctx, sub) as photos:
+        ctx.locks.release(f"create-soon:{sub}")  # before reading: a later upload asks again
         album_id = albums.ensure_target_album(ctx, photos, sub)
         try:
             settled = _settle_uncertain(ctx, photos, sub, album_id)
-            batch = [i for i in items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH) if _usable(ctx, i)]
-            if batch and not _worth_a_call(ctx, sub, batch):
+            batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH))
+            if batch and not _worth_a_call(ctx, sub, [item for item, _ in batch]):
                 batch = []  # more uploads are coming and will ask again; this bounds the wait if they do not
-                messages.create_items(sub, delay_ms=int(ctx.settings.batch_wait_s * 1000))
+                _ask_later(ctx, sub)
             if batch:
-                items.claim(ctx.db, [i.id for i in batch])
+                items.claim(ctx.db, [item.id for item, _ in batch])
                 _create_batch(ctx, photos, album_id, batch)
         except (BadRequest, MediaGone):
             # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google
@@ -44,7 +69,7 @@ def create_album_items(ctx: Context, sub: str) -> None:
             raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
     if items.in_state(ctx.db, sub, ItemState.UPLOADED, 1):
         messages.create_items(sub)
-    for submission_id in {i.submission_id for i in settled + batch}:
+    for submission_id in {i.submission_id for i in settled} | {i.submission_id for i, _ in batch}:
         completion.finish_if_complete(ctx, submission_id)
 
 
@@ -57,22 +82,27 @@ def _worth_a_call(ctx: Context, sub: str, batch: list[Item]) -> bool:
     return (utcnow() - oldest).total_seconds() >= ctx.settings.batch_wait_s
 
 
-def _usable(ctx: Context, item: Item) -> bool:
-    """An upload token older than Google keeps it would only fail in batchCreate, and one no configured key
-    opens (its key was dropped before a rotation reached it) is as good as none: upload again instead."""
-    if item.uploaded_at is None or utcnow() - item.uploaded_at > UPLOAD_TOKEN_LIFETIME or not _opens(ctx, item):
-        items.requeue(ctx.db, item.id)
-        messages.process_item(item.id)
-        return False
-    return True
+def _usable(ctx: Context, uploaded: list[Item]) -> list[tuple[Item, str]]:
+    """Each item with its upload token, opened once. A token older than Google keeps it would only fail in
+    batchCreate, and one no configured key opens (its key was dropped before a rotation reached it) is as
+    good as none: those items are uploaded again instead."""
+    usable = []
+    for item in uploaded:
+        fresh = item.uploaded_at is not None and utcnow() - item.uploaded_at <= UPLOAD_TOKEN_LIFETIME
+        token = _opened(ctx, item) if fresh else None
+        if token is None:
+            items.requeue(ctx.db, item.id)
+            messages.process_item(item.id)
+        else:
+            usable.append((item, token))
+    return usable
 
 
-def _opens(ctx: Context, item: Item) -> bool:
+def _opened(ctx: Context, item: Item) -> str | None:
     try:
-        items.upload_token_of(ctx.vault, item)
+        return items.upload_token_of(ctx.vault, item)
     except VaultError:
-        return False
-    return True
+        return None
 
 
 def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> list[Item]:
@@ -90,16 +120,19 @@ def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> 
     return uncertain
 
 
-def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[Item]) -> None:
-    new = [NewItem(items.upload_token_of(ctx.vault, i) or "", names.output_name(i.filename, i.id)) for i in batch]
+def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[tuple[Item, str]]) -> None:
+    new = [NewItem(token, names.output_name(item.filename, item.id)) for item, token in batch]
     results = photos.batch_create(album_id, new)  # a timeout or 5xx raises: the items stay `creating`
-    for item, result in zip(batch, results, strict=True):
+    done = {item.id: result.media_id for (item, _), result in zip(batch, results, strict=True) if result.media_id}
+    items.created_many(ctx.db, done)
+    for _ in done:
+        metrics.photo_finished(ItemState.DONE)
+    for (item, _), result in zip(batch, results, strict=True):
         if result.media_id is not None:
-            items.created(ctx.db, item.id, result.media_id)
-            metrics.photo_finished(ItemState.DONE)
-        elif item.attempts < ctx.settings.max_deliveries:
+            continue
+        if item.attempts < ctx.settings.max_deliveries:
             items.requeue(ctx.db, item.id)  # an upload token Google no longer takes: upload again
             messages.process_item(item.id)
         else:
             items.fail(ctx.db, item.id, BadRequest.error_code, f"batchCreate refused the item: {result.error}")
-    log.info("batchCreate of %d items", len(batch), extra={"sub": batch[0].sub})
+    log.info("batchCreate of %d items", len(batch), extra={"sub": batch[0][0].sub})

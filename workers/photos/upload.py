@@ -14,29 +14,29 @@ from workers.context import Context
 from workers.errors import GaveUp, MediaGone, UnusableImage
 from workers.google.photos import Photos
 from workers.grants import tokens
-from workers.photos import fanout
-from workers.queue import messages
+from workers.photos import batches, fanout
 from workers.store import items
 from workers.store.models import Item
 from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
 
 
 def upload_item(ctx: Context, item_id: str) -> None:
-    item = items.get(ctx.db, item_id)
+    # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
+    item = items.begin_attempt(ctx.db, item_id)
     if item is None or item.state in items.FINAL:
         return
-    # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
-    if items.count_attempt(ctx.db, item_id) > ctx.settings.max_deliveries:
+    if item.attempts > ctx.settings.max_deliveries:
         raise GaveUp(f"delivered more than {ctx.settings.max_deliveries} times without finishing")
     if item.state in ITEM_BEFORE_UPLOAD:
         with tokens.photos_for(ctx, item.sub) as photos:
-            _upload(ctx, photos, item)
-    messages.create_items(item.sub, delay_ms=ctx.settings.create_batch_delay_ms)
+            waiting = _upload(ctx, photos, item)
+    else:
+        waiting = items.batch_wait(ctx.db, item.sub)  # uploaded before: its batch may still need asking for
+    batches.ask(ctx, item.sub, waiting)
 
 
-def _upload(ctx: Context, photos: Photos, item: Item) -> None:
+def _upload(ctx: Context, photos: Photos, item: Item) -> items.BatchWait:
     original = _download(ctx, photos, item)
-    items.set_state(ctx.db, item.id, ItemState.DOWNLOADED, input_bytes=len(original))
     started = time.thread_time()
     try:
         enhanced = pipelines.enhance_bytes(original, item.recipe)
@@ -45,7 +45,7 @@ def _upload(ctx: Context, photos: Photos, item: Item) -> None:
     finally:
         metrics.enhanced(time.thread_time() - started)
     upload_token = photos.upload(enhanced.data, enhanced.mime_type)
-    items.record_upload(ctx.db, ctx.vault, item.id, upload_token, len(enhanced.data))
+    return items.record_upload(ctx.db, ctx.vault, item, upload_token, len(original), len(enhanced.data))
 
 
 def _download(ctx: Context, photos: Photos, item: Item) -> bytes:

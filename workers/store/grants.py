@@ -83,11 +83,12 @@ def find_by_refresh_token(db: Database, vault: Vault, digest: str | None, prefix
     return None
 
 
-def access_of(db: Database, vault: Vault, sub: str) -> Access | None:
-    grant = get(db, sub)
+def access_of(db: Database, vault: Vault, sub: str | Grant) -> Access | None:
+    """The user's access token; given the grant row already read, it is not read again."""
+    grant = sub if isinstance(sub, Grant) else get(db, sub)
     if grant is None or grant.access_secret is None or grant.access_expires_at is None:
         return None
-    return Access(GRANT_ACCESS.open(vault, sub, grant.access_secret), grant.access_expires_at)
+    return Access(GRANT_ACCESS.open(vault, grant.sub, grant.access_secret), grant.access_expires_at)
 
 
 def refresh_token_of(db: Database, vault: Vault, sub: str) -> str | None:

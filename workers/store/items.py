@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -69,10 +70,30 @@ def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> No
         s.execute(update(Item).where(Item.id == item_id).values(state=state, **fields))
 
 
-def count_attempt(db: Database, item_id: str) -> int:
+def begin_attempt(db: Database, item_id: str) -> Item | None:
+    """The item with this delivery counted, unless it is finished (then it is returned as it is)."""
     with db.session() as s:
-        s.execute(update(Item).where(Item.id == item_id).values(attempts=Item.attempts + 1))
-        return s.scalar(select(Item.attempts).where(Item.id == item_id)) or 0
+        s.execute(update(Item).where(Item.id == item_id, Item.state.not_in(FINAL)).values(attempts=Item.attempts + 1))
+        return s.get(Item, item_id)
+
+
+@dataclass(frozen=True)
+class BatchWait:
+    """A user's items uploaded and waiting for batchCreate, and whether more are on their way."""
+
+    uploaded: int
+    coming: bool
+
+
+def _batch_wait(s: Session, sub: str) -> BatchWait:
+    uploaded = s.scalar(select(func.count()).where(Item.sub == sub, Item.state == ItemState.UPLOADED)) or 0
+    coming = s.scalar(select(Item.id).where(Item.sub == sub, Item.state.in_(ITEM_BEFORE_UPLOAD)).limit(1))
+    return BatchWait(uploaded, coming is not None)
+
+
+def batch_wait(db: Database, sub: str) -> BatchWait:
+    with db.session() as s:
+        return _batch_wait(s, sub)
 
 
 def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
@@ -95,9 +116,15 @@ def unfinished(db: Database, submission_id: str) -> int:
         return len(list(s.scalars(query)))
 
 
-def record_upload(db: Database, vault: Vault, item_id: str, upload_token: str, output_bytes: int) -> None:
-    sealed = ITEM_UPLOAD.seal(vault, item_id, upload_token)
-    set_state(db, item_id, ItemState.UPLOADED, upload_secret=sealed, uploaded_at=utcnow(), output_bytes=output_bytes)
+def record_upload(
+    db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int
+) -> BatchWait:
+    """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch."""
+    values = {"upload_secret": ITEM_UPLOAD.seal(vault, item.id, upload_token), "uploaded_at": utcnow()}
+    with db.session() as s:
+        query = update(Item).where(Item.id == item.id)
+        s.execute(query.values(state=ItemState.UPLOADED, input_bytes=input_bytes, output_bytes=output_bytes, **values))
+        return _batch_wait(s, item.sub)
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
@@ -118,6 +145,14 @@ def claim(db: Database, item_ids: list[str]) -> None:
 
 def created(db: Database, item_id: str, output_media_id: str) -> None:
     set_state(db, item_id, ItemState.DONE, output_media_id=output_media_id, upload_secret=None, base_url=None)
+
+
+def created_many(db: Database, media_ids: dict[str, str]) -> None:
+    """Items done, each with its media item (one transaction for a whole batch)."""
+    with db.session() as s:
+        for item_id, media_id in media_ids.items():
+            query = update(Item).where(Item.id == item_id)
+            s.execute(query.values(state=ItemState.DONE, output_media_id=media_id, upload_secret=None, base_url=None))
 
 
 def requeue(db: Database, item_id: str) -> None:

@@ -81,3 +81,31 @@ def test_an_upload_token_no_key_opens_means_upload_again_not_a_loop(uc, admin):
     upload.upload_item(uc.ctx, item_id)
     batches.create_album_items(uc.ctx, done.sub)
     assert items.get(uc.ctx.db, item_id).state == ItemState.DONE  # type: ignore[union-attr]
+
+
+def test_a_users_uploads_ask_for_one_batch_per_window_not_one_per_photo(uc, admin):
+    done, item_ids = picked(uc, admin, photos=6)
+    for item_id in item_ids[:-1]:
+        upload.upload_item(uc.ctx, item_id)
+    # More are coming: one request, due when the wait for a full batch is over.
+    assert uc.sent("create_items") == [(done.sub,)]
+    upload.upload_item(uc.ctx, item_ids[-1])
+    # Nothing more is coming: one request due soon, beside the one that bounds the wait.
+    assert uc.sent("create_items") == [(done.sub,), (done.sub,)]
+    for _ in uc.take("create_items"):
+        batches.create_album_items(uc.ctx, done.sub)
+    assert admin.counts()["library.mediaItems.batchCreate"] == 1
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+
+
+def test_an_upload_after_the_batch_was_read_asks_again(uc, admin):
+    """The soon request's claim ends before the batch is read: an upload the read missed is asked for anew."""
+    done, [first, second] = picked(uc, admin, photos=2)
+    upload.upload_item(uc.ctx, first)
+    uc.take("create_items")
+    batches.create_album_items(uc.ctx, done.sub)  # finds only `first`: `second` is still coming
+    upload.upload_item(uc.ctx, second)
+    assert (done.sub,) in uc.sent("create_items")
+    for _ in uc.take("create_items"):
+        batches.create_album_items(uc.ctx, done.sub)
+    assert {items.get(uc.ctx.db, i).state for i in (first, second)} == {ItemState.DONE}  # type: ignore[union-attr]

@@ -52,7 +52,7 @@ def test_an_expired_base_url_is_fetched_anew_from_the_picker_session(uc, admin):
 def test_an_item_delivered_too_often_is_given_up(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
     for _ in range(uc.ctx.settings.max_deliveries):
-        items.count_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
+        items.begin_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
     with pytest.raises(GaveUp):
         upload.upload_item(uc.ctx, item_id)
 
