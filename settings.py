@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     # twice gets the same answer); then the sweeper replaces it, so the code is no key to anything.
     repost_window_s: float = 3600.0
     create_batch_delay_ms: int = 1500
-    batch_wait_s: float = 20.0  # the longest an upload waits for its batchCreate to fill up
+    # The longest an upload waits for its batchCreate to fill up while more of the user's photos are on their
+    # way: checked as each upload finishes, and by the sweeper when none finishes for a while.
+    batch_wait_s: float = 20.0
     # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every
     # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
     webhook_url: str | None = None

@@ -18,15 +18,23 @@ from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
 from workers.errors import RateLimited
+from workers.google import photos as google_photos
 from workers.grants import exchange, revocation, risc
 from workers.notify import outbox
 from workers.operations import sweeper
 from workers.photos import batches, completion, inbox, picker, upload
-from workers.queue import broker, table
+from workers.queue import broker, middleware, table
+
+
+def _prepare_thread() -> None:
+    ctx = get_context()
+    ctx.db.warm()
+    google_photos.prepare_thread(ctx.settings)
+
 
 if not broker.is_set():  # the dramatiq CLI imports us first: this is an entry point
     get_settings().client_credentials()  # refuse to start without the web client: every code would fail
-    broker.setup(get_settings(), worker_metrics=True)
+    broker.setup(get_settings(), worker_metrics=True).add_middleware(middleware.WarmUp(_prepare_thread))
     logs.configure(get_settings())
 if not is_set():
     set_context(Context(get_settings()))

@@ -1,11 +1,13 @@
 """Picker and Library calls for one user, in one thread.
 
 JSON methods go through google-api-python-client services built from darkroom's own discovery documents
-(the library ships none for these APIs) with the base URL from settings; media bytes go through requests,
-with the user's token put on each request by google-auth. httplib2 and requests sessions are not
-thread-safe, so a Photos object never crosses threads, and each thread keeps its own connections and built
-services across users and photos (_Transport): building a service and opening a connection per photo was
-most of darkroom's own CPU per photo. The user's credentials travel with each request, never in a service.
+(the library ships none for these APIs) with the base URL from settings; media bytes go through urllib3
+(what requests is built on, without the per-request work of a session: hooks, cookies, environment lookups,
+a sixth of darkroom's own CPU per photo), with the user's token put on each request by google-auth.
+httplib2 is not thread-safe, so a Photos object never crosses threads, and each thread keeps its own
+connections and built services across users and photos (_Transport): building a service and opening a
+connection per photo was most of darkroom's own CPU per photo. The user's credentials travel with each
+request, never in a service or a pool.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import google.auth.credentials
 import google_auth_httplib2
 import httplib2
-import requests
+import urllib3
 from google.auth.credentials import TokenState
 from googleapiclient.discovery import build_from_document
 
@@ -39,7 +42,7 @@ MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's of
 Refresher = Callable[[], tuple[str, datetime.datetime]]
 # Where Google serves media bytes (Picker and Library base URLs: lh3.googleusercontent.com and its kin).
 _MEDIA_HOST_SUFFIXES = (".googleusercontent.com",)
-_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # requests' names for a CA bundle of one's own
 
 
 class _Transport:
@@ -47,15 +50,12 @@ class _Transport:
     when the thread ends (its thread-local reference is the only one)."""
 
     def __init__(self) -> None:
-        self.session = requests.Session()
-        # requests looks up proxies, a CA bundle and ~/.netrc in the environment on every request (a tenth of
-        # darkroom's own CPU per photo); it is asked to only where a proxy or a CA bundle is configured.
-        self.session.trust_env = bool(urllib.request.getproxies()) or any(map(os.environ.get, _CA_BUNDLES))
+        self.pool = _pool()
         self.https: dict[int, httplib2.Http] = {}
         self.services: dict[tuple[str, str, int], Any] = {}
 
     def __del__(self) -> None:
-        self.session.close()
+        self.pool.clear()
         for http in self.https.values():
             http.close()
 
@@ -73,6 +73,16 @@ class _Transport:
 
 
 _local = threading.local()
+
+
+def _pool() -> urllib3.PoolManager:
+    """One connection per host for one thread, verified against certifi's roots as requests does, through the
+    HTTPS proxy the environment names, if any (requests' conventions, read once)."""
+    ca_certs = next(filter(None, map(os.environ.get, _CA_BUNDLES)), None) or certifi.where()
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and not urllib.request.proxy_bypass("photoslibrary.googleapis.com"):
+        return urllib3.ProxyManager(proxy, maxsize=1, retries=False, ca_certs=ca_certs)
+    return urllib3.PoolManager(maxsize=1, retries=False, ca_certs=ca_certs)
 
 
 def _thread_transport() -> _Transport:
@@ -129,12 +139,18 @@ def document(name: str) -> str:
     return (_DISCOVERY / f"{name}.v1.json").read_text()
 
 
+def prepare_thread(settings: Settings) -> None:
+    """Build this thread's services ahead of its first photo (a discovery document takes milliseconds)."""
+    transport, timeout_s = _thread_transport(), int(settings.http_timeout_s)
+    transport.service("photoslibrary", settings.photos_library_uri, timeout_s)
+    transport.service("photospicker", settings.photos_picker_uri, timeout_s)
+
+
 class Photos:
     def __init__(self, settings: Settings, credentials: UserCredentials) -> None:
         self._settings = settings
         self._credentials = credentials
         self._transport = _thread_transport()
-        self._session = self._transport.session
         # The thread's connection, with this user's token on each request (refreshed once after a 401).
         self._authorized = google_auth_httplib2.AuthorizedHttp(credentials, http=self._transport.http(self._timeout))
 
@@ -248,41 +264,47 @@ class Photos:
         if not self._google_media(base_url):
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
         with calling("content.download"):
-            response = self._authorized_request("GET", f"{base_url}=d", stream=True)
+            response = self._authorized_request("GET", f"{base_url}=d", preload_content=False)
             try:
-                if response.status_code == 403:
+                if response.status == 403:
                     metrics.google_call("content.download", 403)
                     raise MediaGone("content.download: the base URL expired or was withdrawn")
-                check("content.download", response.status_code, response.headers, b"")
+                check("content.download", response.status, response.headers, b"")
                 data = self._capped(response)
+            except BaseException:
+                response.close()  # unread: this connection is not reused
+                raise
             finally:
-                response.close()
+                response.release_conn()
         metrics.moved_bytes("downloaded", len(data))
         return data
 
     def _authorized_request(
         self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """`method` on `url` on the thread's session, with the user's token, refreshed once after a 401. Not
-        through AuthorizedSession: it is a session of its own per user, and it retries a 401 without closing
-        the first answer, whose connection a stream would keep checked out."""
+    ) -> urllib3.BaseHTTPResponse:
+        """`method` on `url` on the thread's pool, with the user's token, refreshed once after a 401 (the first
+        answer closed first, so a stream does not keep its connection checked out). No redirects: a token is
+        never carried to wherever a redirect points."""
         for attempt in range(2):
             sent = dict(headers or {})
             self._credentials.before_request(None, method, url, sent)  # type: ignore[no-untyped-call]
-            response = self._session.request(method, url, headers=sent, timeout=self._settings.http_timeout_s, **kwargs)
-            if response.status_code != 401 or attempt:
+            response = self._transport.pool.request(
+                method, url, headers=sent, timeout=self._settings.http_timeout_s, redirect=False, **kwargs
+            )
+            if response.status != 401 or attempt:
                 return response
             response.close()
+            response.release_conn()
             self._credentials.refresh(None)
         raise AssertionError("unreachable")
 
-    def _capped(self, response: requests.Response) -> bytes:
+    def _capped(self, response: urllib3.BaseHTTPResponse) -> bytes:
         cap = self._settings.max_download_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise UnusableImage(f"content.download: {declared} bytes is over the {cap} byte limit")
         chunks, size = [], 0
-        for chunk in response.iter_content(1 << 16):
+        for chunk in response.stream(1 << 16):
             size += len(chunk)
             if size > cap:
                 raise UnusableImage(f"content.download: over the {cap} byte limit")
@@ -310,18 +332,11 @@ class Photos:
             "X-Goog-Upload-Protocol": "raw",
         }
         url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
-        response = self._send("library.uploads", "POST", url, data=data, headers=headers)
-        check("library.uploads", response.status_code, response.headers, response.content)
-        return response.text
-
-    def _send(self, what: str, method: str, url: str, **kwargs: Any) -> requests.Response:
-        with calling(what):
-            response = self._authorized_request(method, url, **kwargs)
-        if response.status_code < 300:
-            metrics.moved_bytes(
-                "downloaded" if method == "GET" else "uploaded", len(response.content or kwargs.get("data") or b"")
-            )
-        return response
+        with calling("library.uploads"):
+            response = self._authorized_request("POST", url, body=data, headers=headers)
+        check("library.uploads", response.status, response.headers, response.data)
+        metrics.moved_bytes("uploaded", len(data))
+        return response.data.decode()
 
 
 def _origin(url: str) -> str:

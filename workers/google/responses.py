@@ -15,12 +15,19 @@ from collections.abc import Iterator, Mapping
 import google.auth.exceptions
 import httplib2
 import requests
+import urllib3
 from googleapiclient.errors import HttpError
 
 from workers import metrics
 from workers.errors import BadRequest, DarkroomError, MediaGone, RateLimited, Unavailable
 
-_TRANSPORT_ERRORS = (requests.RequestException, httplib2.HttpLib2Error, google.auth.exceptions.TransportError, OSError)
+_TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    httplib2.HttpLib2Error,
+    google.auth.exceptions.TransportError,
+    OSError,
+)
 
 
 def message_of(body: bytes | str) -> str:

@@ -33,6 +33,10 @@ def sweep(ctx: Context) -> Counter[str]:
     users: set[str] = set()
     for item in items.stale(ctx.db, cutoff):
         done[_resend_item(ctx, item, users)] += 1
+    waited = utcnow() - datetime.timedelta(seconds=ctx.settings.batch_wait_s)
+    for sub in set(items.users_waiting_for_batch(ctx.db, waited)) - users:
+        messages.create_items(sub)  # no upload finished to ask for it (workers.photos.batches)
+        done["create_items"] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
     for jti in events.unapplied(ctx.db, cutoff):

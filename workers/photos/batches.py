@@ -3,12 +3,12 @@ user. An item found in `creating` had a batchCreate whose outcome is unknown (a 
 in its file name (names.py) is searched in the album before anything is created again, so a redelivery never
 makes a duplicate.
 
-Uploads ask for a batch (`ask`), and a user has at most one such request on its way per window, not one per
-photo: a `create_items` message that is due soon (the batch is full, or nothing more is coming) and one due
-`batch_wait_s` later, which bounds how long an upload waits for its batch to fill. Each is a claim
-(workers.queue.locks): the upload records its state first and claims second, and `create_album_items` releases
-the claim of the soon one before it reads, so an upload either finds the claim free and sends, or is read by
-the message that holds it.
+Uploads ask for a batch (`ask`) once it is worth a call: it is full, nothing more of the user's is coming, or
+its oldest upload has waited `batch_wait_s`. A user has at most one such request on its way, not one per
+photo: the request is a claim (workers.queue.locks), the upload records its state first and claims second,
+and `create_album_items` releases the claim before it reads, so an upload either finds the claim free and
+sends, or is read by the message that holds it. Should no upload finish for a while (the user's last photos
+keep failing and retrying), the sweeper asks for the batch of whoever has waited `batch_wait_s`.
 """
 
 from __future__ import annotations
@@ -29,36 +29,35 @@ from workers.store.states import ItemState
 
 log = logging.getLogger(__name__)
 UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
-SOON_MARGIN_S = 5.0  # a soon request's claim outlives its delay by this much: time to be picked up
+CLAIM_MARGIN_S = 5.0  # a request's claim outlives its delay by this much: time to be picked up
 
 
 def ask(ctx: Context, sub: str, waiting: items.BatchWait) -> None:
-    """After an upload: a batch soon if it is full or nothing more is coming, else one when the wait is over."""
-    if waiting.uploaded >= MAX_BATCH or not waiting.coming:
+    """After an upload: a batch, unless more uploads are coming soon enough to fill it."""
+    if waiting.uploaded and _worth_a_call(ctx, waiting):
         delay_s = ctx.settings.create_batch_delay_ms / 1000  # lets the uploads finishing alongside join in
-        if ctx.locks.claim(f"create-soon:{sub}", delay_s + SOON_MARGIN_S):
+        if ctx.locks.claim(f"create:{sub}", delay_s + CLAIM_MARGIN_S):
             messages.create_items(sub, delay_ms=ctx.settings.create_batch_delay_ms)
-    elif waiting.uploaded:
-        _ask_later(ctx, sub)
 
 
-def _ask_later(ctx: Context, sub: str) -> None:
-    # The claim ends as the message comes due (a little before: clocks differ), so that message may ask again.
-    if ctx.locks.claim(f"create-later:{sub}", ctx.settings.batch_wait_s * 0.9):
-        messages.create_items(sub, delay_ms=int(ctx.settings.batch_wait_s * 1000))
+def _worth_a_call(ctx: Context, waiting: items.BatchWait) -> bool:
+    """batchCreate is one API call for up to 49 items: wait for a full batch unless nothing more is on its
+    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02)."""
+    if waiting.uploaded >= MAX_BATCH or not waiting.coming or waiting.oldest is None:
+        return True
+    return (utcnow() - waiting.oldest).total_seconds() >= ctx.settings.batch_wait_s
 
 
 def create_album_items(ctx: Context, sub: str) -> None:
     """One batchCreate for the user's uploaded items, serialized per user; more batches follow by message."""
     with ctx.locks.hold(f"create:{sub}", timeout_s=120), tokens.photos_for(ctx, sub) as photos:
-        ctx.locks.release(f"create-soon:{sub}")  # before reading: a later upload asks again
+        ctx.locks.release(f"create:{sub}")  # before reading: a later upload asks again
         album_id = albums.ensure_target_album(ctx, photos, sub)
         try:
             settled = _settle_uncertain(ctx, photos, sub, album_id)
             batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH))
-            if batch and not _worth_a_call(ctx, sub, [item for item, _ in batch]):
-                batch = []  # more uploads are coming and will ask again; this bounds the wait if they do not
-                _ask_later(ctx, sub)
+            if batch and not _worth_a_call(ctx, items.batch_wait(ctx.db, sub)):
+                batch = []  # more uploads are coming and will ask again (or the sweeper, if they stall)
             if batch:
                 items.claim(ctx.db, [item.id for item, _ in batch])
                 _create_batch(ctx, photos, album_id, batch)
@@ -71,15 +70,6 @@ def create_album_items(ctx: Context, sub: str) -> None:
         messages.create_items(sub)
     for submission_id in {i.submission_id for i in settled} | {i.submission_id for i, _ in batch}:
         completion.finish_if_complete(ctx, submission_id)
-
-
-def _worth_a_call(ctx: Context, sub: str, batch: list[Item]) -> bool:
-    """batchCreate is one API call for up to 49 items: wait for a full batch unless nothing more is on its
-    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02)."""
-    if len(batch) >= MAX_BATCH or not items.in_progress(ctx.db, sub):
-        return True
-    oldest = min(i.uploaded_at for i in batch if i.uploaded_at is not None)
-    return (utcnow() - oldest).total_seconds() >= ctx.settings.batch_wait_s
 
 
 def _usable(ctx: Context, uploaded: list[Item]) -> list[tuple[Item, str]]:

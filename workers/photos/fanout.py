@@ -26,8 +26,7 @@ def fan_out(
     albums.ensure_target_album(ctx, photos, sub)
     pending = items.add(ctx.db, submission_id, sub, source, ctx.settings.recipe, found)
     submissions.move(ctx.db, submission_id, _FANNING_OUT, SubmissionStatus.PROCESSING)
-    for item_id in pending:
-        messages.process_item(item_id)
+    messages.process_items(pending)
     log.info("fanned out %d items", len(pending), extra={"submission_id": submission_id})
     completion.finish_if_complete(ctx, submission_id)
 

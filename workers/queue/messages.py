@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from workers.queue import broker, table
+from workers.queue import batched, broker, table
 from workers.queue.connection import translated
 
 
@@ -35,6 +35,11 @@ def poll_picker(submission_id: str, delay_ms: int) -> None:
 
 def process_item(item_id: str) -> None:
     send("process_item", item_id)
+
+
+def process_items(item_ids: list[str]) -> None:
+    """One message per item, all in one Redis round trip (a pick fans out to hundreds)."""
+    batched.enqueue_many([message("process_item", item_id) for item_id in item_ids])
 
 
 def scan_inbox(submission_id: str) -> None:

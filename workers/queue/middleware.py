@@ -1,5 +1,6 @@
-"""darkroom's dramatiq middleware, one job each: retry budgets from Settings, recording a give-up, and the
-periodic sweep. Imports no use case: a give-up handler arrives as the actor option `on_give_up`."""
+"""darkroom's dramatiq middleware, one job each: retry budgets from Settings, recording a give-up, the
+periodic sweep, and warming each worker thread up. Imports no use case: a give-up handler arrives as the actor
+option `on_give_up`, the warm-up as a callable."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ class Budgets(Middleware):
         )
         if spec.expires:
             actor.options["max_age"] = self.settings.exchange_max_age_ms
+
+
+class WarmUp(Middleware):
+    """Before a worker thread takes its first message, run `prepare` in it (connections, built services), so
+    that what every thread needs once is not paid by the first user's photos, nor counted as theirs."""
+
+    def __init__(self, prepare: Callable[[], None]) -> None:
+        self.prepare = prepare
+
+    def after_worker_thread_boot(self, broker: Any, thread: Any) -> None:
+        try:
+            self.prepare()
+        except Exception:  # the first message pays for it instead, and reports what is wrong
+            log.warning("warming a worker thread up failed", exc_info=True)
 
 
 class GiveUp(Middleware):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workers.store import notifications
@@ -29,9 +29,15 @@ class Access:
         return f"Access(expires_at={self.expires_at!r})"
 
 
+_GRANTS = cast(Table, Grant.__table__)
+_GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))
+
+
 def get(db: Database, sub: str) -> Grant | None:
-    with db.session() as s:
-        return s.get(Grant, sub)
+    """The grant, read on Core (once per photo: tokens.access_for), detached from any session."""
+    with db.connection() as c:
+        row = c.execute(_GET, {"sub": sub}).first()
+    return Grant(**row._mapping) if row is not None else None
 
 
 def save_exchange(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -70,30 +69,62 @@ def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> No
         s.execute(update(Item).where(Item.id == item_id).values(state=state, **fields))
 
 
+# The per-photo statements, built once and run on Core (Database.connection): one row each way.
+_ITEMS = cast(Table, Item.__table__)
+_BEGIN_ATTEMPT = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.state.not_in(FINAL))
+    .values(attempts=_ITEMS.c.attempts + 1)
+    .returning(*_ITEMS.c)
+)
+_RECORD_UPLOAD = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
+    .values(
+        state=ItemState.UPLOADED,
+        upload_secret=bindparam("sealed"),
+        uploaded_at=bindparam("at"),
+        input_bytes=bindparam("input_bytes"),
+        output_bytes=bindparam("output_bytes"),
+    )
+)
+_BATCH_WAIT = select(
+    func.count().filter(_ITEMS.c.state == ItemState.UPLOADED),
+    func.count().filter(_ITEMS.c.state.in_(ITEM_BEFORE_UPLOAD)),
+    func.min(_ITEMS.c.uploaded_at).filter(_ITEMS.c.state == ItemState.UPLOADED),
+).where(_ITEMS.c.sub == bindparam("sub"), _ITEMS.c.state.in_((ItemState.UPLOADED, *ITEM_BEFORE_UPLOAD)))
+_CREATED = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
+    .values(state=ItemState.DONE, output_media_id=bindparam("media_id"), upload_secret=None, base_url=None)
+)
+
+
 def begin_attempt(db: Database, item_id: str) -> Item | None:
-    """The item with this delivery counted, unless it is finished (then it is returned as it is)."""
-    with db.session() as s:
-        s.execute(update(Item).where(Item.id == item_id, Item.state.not_in(FINAL)).values(attempts=Item.attempts + 1))
-        return s.get(Item, item_id)
+    """The item with this delivery counted; None if it is finished or gone."""
+    with db.connection() as c:
+        row = c.execute(_BEGIN_ATTEMPT, {"item_id": item_id}).first()
+    return Item(**row._mapping) if row is not None else None
 
 
 @dataclass(frozen=True)
 class BatchWait:
-    """A user's items uploaded and waiting for batchCreate, and whether more are on their way."""
+    """A user's items uploaded and waiting for batchCreate, whether more are on their way, and since when the
+    oldest of them waits."""
 
     uploaded: int
     coming: bool
+    oldest: datetime | None = None
 
 
-def _batch_wait(s: Session, sub: str) -> BatchWait:
-    uploaded = s.scalar(select(func.count()).where(Item.sub == sub, Item.state == ItemState.UPLOADED)) or 0
-    coming = s.scalar(select(Item.id).where(Item.sub == sub, Item.state.in_(ITEM_BEFORE_UPLOAD)).limit(1))
-    return BatchWait(uploaded, coming is not None)
+def _batch_wait(c: Connection, sub: str) -> BatchWait:
+    row = c.execute(_BATCH_WAIT, {"sub": sub}).one()
+    return BatchWait(int(row[0] or 0), bool(row[1]), row[2])
 
 
 def batch_wait(db: Database, sub: str) -> BatchWait:
-    with db.session() as s:
-        return _batch_wait(s, sub)
+    with db.connection() as c:
+        return _batch_wait(c, sub)
 
 
 def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
@@ -120,11 +151,11 @@ def record_upload(
     db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int
 ) -> BatchWait:
     """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch."""
-    values = {"upload_secret": ITEM_UPLOAD.seal(vault, item.id, upload_token), "uploaded_at": utcnow()}
-    with db.session() as s:
-        query = update(Item).where(Item.id == item.id)
-        s.execute(query.values(state=ItemState.UPLOADED, input_bytes=input_bytes, output_bytes=output_bytes, **values))
-        return _batch_wait(s, item.sub)
+    sealed = ITEM_UPLOAD.seal(vault, item.id, upload_token)
+    values = {"item_id": item.id, "sealed": sealed, "at": utcnow(), "input_bytes": input_bytes}
+    with db.connection() as c:
+        c.execute(_RECORD_UPLOAD, {**values, "output_bytes": output_bytes})
+        return _batch_wait(c, item.sub)
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
@@ -149,15 +180,21 @@ def created(db: Database, item_id: str, output_media_id: str) -> None:
 
 def created_many(db: Database, media_ids: dict[str, str]) -> None:
     """Items done, each with its media item (one transaction for a whole batch)."""
-    with db.session() as s:
-        for item_id, media_id in media_ids.items():
-            query = update(Item).where(Item.id == item_id)
-            s.execute(query.values(state=ItemState.DONE, output_media_id=media_id, upload_secret=None, base_url=None))
+    if media_ids:
+        with db.connection() as c:
+            c.execute(_CREATED, [{"item_id": item_id, "media_id": media} for item_id, media in media_ids.items()])
 
 
 def requeue(db: Database, item_id: str) -> None:
     """Back to the start: the upload token is gone or unusable, so the photo is uploaded again."""
     set_state(db, item_id, ItemState.QUEUED, upload_secret=None, uploaded_at=None)
+
+
+def users_waiting_for_batch(db: Database, uploaded_before: datetime) -> list[str]:
+    """Users with an upload waiting for its batchCreate since before `uploaded_before`."""
+    with db.session() as s:
+        query = select(Item.sub).where(Item.state == ItemState.UPLOADED, Item.uploaded_at < uploaded_before)
+        return list(s.scalars(query.distinct()))
 
 
 def stale(db: Database, before: datetime) -> list[Item]:
@@ -168,13 +205,6 @@ def stale(db: Database, before: datetime) -> list[Item]:
 def touch(db: Database, item_ids: list[str]) -> None:
     with db.session() as s:
         s.execute(update(Item).where(Item.id.in_(item_ids)).values(updated_at=utcnow()))
-
-
-def in_progress(db: Database, sub: str) -> bool:
-    """Whether the user has items still on their way to an upload."""
-    with db.session() as s:
-        query = select(Item.id).where(Item.sub == sub, Item.state.in_(ITEM_BEFORE_UPLOAD)).limit(1)
-        return s.scalar(query) is not None
 
 
 def retry(db: Database, item_id: str) -> None:

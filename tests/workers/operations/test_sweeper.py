@@ -58,3 +58,16 @@ def test_a_redeemed_code_stops_being_a_key_after_the_repost_window(uc, admin):
     again, created = submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker")
     assert created and again != first  # the old code finds nothing: a new submission, which Google will refuse
     assert submissions.get(uc.ctx.db, first).code_hash == f"redeemed:{first}"  # type: ignore[union-attr]
+
+
+def test_an_upload_whose_batch_waited_too_long_is_asked_for_when_no_other_upload_finishes(uc, admin):
+    """The user's other photo keeps retrying: no upload finishes to ask for the batch, so the sweeper does."""
+    from workers.photos import upload
+
+    done, [first, _] = picked(uc, admin, photos=2)
+    upload.upload_item(uc.ctx, first)
+    uc.stub.flush_all()
+    assert sweeper.sweep(uc.ctx) == {}  # it has not waited batch_wait_s yet
+    with uc.ctx.db.session() as s:
+        s.get(Item, first).uploaded_at = datetime.datetime(2000, 1, 1)
+    assert sweeper.sweep(uc.ctx) == {"create_items": 1} and uc.sent("create_items") == [(done.sub,)]
