@@ -7,6 +7,7 @@ lookup table per channel, applied in a single pass.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
@@ -32,11 +33,28 @@ def stats(image: Image.Image, sharpen_amount: float = 0.0) -> Stats:
     small = _sample(image, size, sharpen_amount)
     # Gray-world over near-neutral pixels only (as OpenCV's GrayworldWB): a blue sky or a lawn must not
     # pull the balance; clouds, walls and roads should.
-    neutral = small.convert("HSV").getchannel("S").point(lambda v: 255 if v < NEUTRAL_SATURATION else 0)
+    neutral = neutral_mask(small)
     rgb = small.histogram(mask=neutral)
     enough = sum(rgb[:256]) > MIN_NEUTRAL * size[0] * size[1]
     means = (_mean(rgb[:256]), _mean(rgb[256:512]), _mean(rgb[512:])) if enough else None
     return Stats(small.convert("L").histogram(), means)
+
+
+# HSV saturation below NEUTRAL_SATURATION, as Pillow computes it (255 (max - min) / max, truncated), is
+# max - min below this, by max: exact for every pair (tests/pipelines/test_recipes.py checks all of them).
+_NEUTRAL_SPREAD = [max(1, math.ceil(NEUTRAL_SATURATION * v / 255)) for v in range(256)]
+
+
+def neutral_mask(image: Image.Image) -> Image.Image:
+    """255 where an RGB pixel's HSV saturation is below NEUTRAL_SATURATION, else 0: from each pixel's
+    brightest and darkest channel, a third of the cost of converting to HSV."""
+    r, g, b = image.split()
+    brightest = ImageChops.lighter(ImageChops.lighter(r, g), b)
+    spread = ImageChops.subtract(brightest, ImageChops.darker(ImageChops.darker(r, g), b))
+    return ImageChops.subtract(brightest.point(_NEUTRAL_SPREAD), spread).point(_ANY)
+
+
+_ANY = [0] + [255] * 255
 
 
 def _sample(image: Image.Image, size: tuple[int, int], sharpen_amount: float) -> Image.Image:

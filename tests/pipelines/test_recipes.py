@@ -138,3 +138,13 @@ def opened_heic(data: bytes) -> Image.Image:
 
     pi_heif.register_heif_opener()
     return opened(data)
+
+
+def test_the_neutral_mask_is_pillows_hsv_saturation_test_for_every_pixel():
+    from pipelines.steps import NEUTRAL_SATURATION, neutral_mask
+
+    pixels = [(hi, lo, mid) for hi in range(256) for lo in range(hi + 1) for mid in {lo, (hi + lo) // 2, hi}]
+    image = Image.new("RGB", (len(pixels), 1))
+    image.putdata(pixels)
+    expected = image.convert("HSV").getchannel("S").point(lambda v: 255 if v < NEUTRAL_SATURATION else 0)
+    assert ImageChops.difference(neutral_mask(image), expected).getbbox() is None
