@@ -120,6 +120,20 @@ async def lifetimes(request: Request) -> Response:
     return JSONResponse(dataclasses.asdict(google.lifetimes))
 
 
+async def quota(request: Request) -> Response:
+    """The Library API's project quota: GET it, POST limits (daily_limit, minute_limit), or {"new_day": true}."""
+    google = _google(request)
+    if request.method == "POST":
+        body = await json_body(request)
+        with google.lock:
+            if body.pop("new_day", False):
+                google.quota.new_day()
+            for name in ("daily_limit", "minute_limit"):
+                if name in body:
+                    setattr(google.quota, name, int(body.pop(name)))
+    return JSONResponse(google.quota.as_json())
+
+
 async def faults(request: Request) -> Response:
     google = _google(request)
     if request.method == "DELETE":
@@ -218,6 +232,7 @@ routes = [
     Route("/_admin/fcm/messages", fcm_messages, methods=["GET"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/_admin/quota", quota, methods=["GET", "POST"]),
     Route("/_admin/state", state, methods=["GET"]),
     Route("/_admin/requests", requests_log, methods=["GET"]),
     Route("/_admin/tokens", tokens, methods=["GET"]),

@@ -55,6 +55,14 @@ class AdminClient:
     def delete_album(self, album_id: str) -> None:
         self._call("DELETE", f"albums/{album_id}")
 
+    def quota(self, **limits: int) -> dict[str, Any]:
+        """The Library quota; with `daily_limit` or `minute_limit`, set first."""
+        return self._call("POST", "quota", limits) if limits else self._call("GET", "quota")
+
+    def new_day(self) -> dict[str, Any]:
+        """Start a new quota day (Google's midnight Pacific time)."""
+        return self._call("POST", "quota", {"new_day": True})
+
     def set_lifetimes(self, **seconds: float) -> dict[str, float]:
         return self._call("POST", "lifetimes", seconds)
 

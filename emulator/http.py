@@ -62,6 +62,11 @@ async def run(name: str, request: Request, handler: Handler, scopes: tuple[str, 
     if google.lifetimes.latency_s > 0:
         await asyncio.sleep(google.lifetimes.latency_s)
     response = await _fault_response(google, name, oauth)
+    if response is None and name.startswith("library."):
+        with google.lock:
+            refused = google.quota.charge()
+        if refused is not None:
+            response = JSONResponse({"error": refused}, status_code=429)
     if response is None:
         response = await _authorized(request, google, handler, scopes)
     peer = f"{request.client.host}:{request.client.port}" if request.client else ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import keys
+from emulator.quota import Quota
 
 PICKER_SCOPE = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly"
 APPENDONLY = "https://www.googleapis.com/auth/photoslibrary.appendonly"
@@ -154,6 +155,7 @@ class Google:
         self.deleted_albums: set[str] = set()
         self.uploads: dict[str, Any] = {}
         self.base_urls: dict[str, Any] = {}
+        self.quota = Quota()  # the Library API's, for the whole project
 
     # --- users and codes (the control surface) -------------------------------------------------
 

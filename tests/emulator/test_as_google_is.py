@@ -89,3 +89,32 @@ def test_a_fault_on_the_token_endpoint_names_its_oauth_error(emulator, admin):
 def _claims(token: str) -> dict:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _quota_info(response) -> dict:
+    error = response.json()["error"]
+    assert response.status_code == 429 and error["status"] == "RESOURCE_EXHAUSTED"
+    [info] = [d for d in error["details"] if d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"]
+    assert info["reason"] == "RATE_LIMIT_EXCEEDED"
+    return info["metadata"]
+
+
+def test_the_library_quota_is_the_projects_per_day_and_comes_back_on_a_new_day(emulator, admin):
+    admin.quota(daily_limit=3)
+    _, api = sign_in(emulator.url, admin)
+    _, other = sign_in(emulator.url, admin)  # another user of the same project shares the quota
+    answers = [api.call("GET", "/library/v1/albums"), other.upload(b"bytes"), api.call("GET", "/library/v1/albums")]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    refused = other.call("GET", "/library/v1/albums")
+    assert _quota_info(refused)["quota_limit"] == "AllRequestsPerDayPerProject"
+    assert other.call("GET", "/picker/v1/sessions/none").status_code != 429  # the Picker API is counted apart
+    assert admin.quota()["used_today"] == 3 and admin.quota()["refused"] == 1  # a refusal is not counted
+    admin.new_day()
+    assert api.call("GET", "/library/v1/albums").status_code == 200
+
+
+def test_a_per_minute_limit_answers_429_naming_the_minute(emulator, admin):
+    admin.quota(minute_limit=2)
+    _, api = sign_in(emulator.url, admin)
+    assert [api.call("GET", "/library/v1/albums").status_code for _ in range(2)] == [200, 200]
+    assert _quota_info(api.call("GET", "/library/v1/albums"))["quota_limit"] == "AllRequestsPerMinutePerProject"
