@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # The longest an upload waits for its batchCreate to fill up while more of the user's photos are on their
     # way: checked as each upload finishes, and by the sweeper when none finishes for a while.
     batch_wait_s: float = 20.0
+    # Google's quota, project-wide (DESIGN.md §4): the Library API's requests per Pacific day, uploads and
+    # batchCreate included; while a day's quota is spent, one probe call this often, in case it was raised.
+    library_daily_quota: int = 10_000
+    quota_probe_interval_s: float = 900.0
     # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every
     # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
     webhook_url: str | None = None

@@ -9,6 +9,8 @@ tests) whoever imported it has set them up first.
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -17,13 +19,15 @@ import dramatiq
 from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
-from workers.errors import RateLimited
+from workers.errors import QuotaWait, RateLimited
 from workers.google import photos as google_photos
 from workers.grants import exchange, revocation, risc
 from workers.notify import outbox
 from workers.operations import sweeper
 from workers.photos import batches, completion, inbox, picker, upload
-from workers.queue import broker, middleware, table
+from workers.queue import broker, messages, middleware, table
+
+log = logging.getLogger(__name__)
 
 
 def _prepare_thread() -> None:
@@ -43,10 +47,23 @@ if not is_set():
 UseCase = Callable[[Context, str], object]
 
 
-def _run(use_case: UseCase, object_id: str) -> None:
+def _run(name: str, use_case: UseCase, object_id: str) -> None:
     ctx = get_context()
     try:
         use_case(ctx, object_id)
+    except QuotaWait as exc:
+        # Google's quota: the work waits, failing nothing and spending no retry. While a day's quota is spent it
+        # comes back each probe interval (spread out), when one of them may probe; a slow-down is waited out.
+        wait_s = exc.delay_s or 0.0
+        if exc.daily:
+            wait_s = min(wait_s, ctx.settings.quota_probe_interval_s * random.uniform(1.0, 1.5))
+        else:
+            wait_s = max(wait_s, ctx.settings.rate_limit_min_delay_s)
+        wait_s *= random.uniform(1.0, 1.25)  # spread out: the waiting messages must not all come back at once
+        # One waiting message per piece of work: a copy (the sweeper's, a redelivery's) that finds one is dropped.
+        if ctx.locks.claim(f"waiting:{name}:{object_id}", wait_s * 0.9):
+            messages.send(name, object_id, delay_ms=int(wait_s * 1000))
+            log.info("waits %.0f s for Google's quota: %s", wait_s, exc, extra={"actor": name})
     except RateLimited as exc:
         # Google wants at least 30 s after a 429, or its Retry-After: wait that, not our backoff.
         delay_s = max(exc.delay_s or 0.0, ctx.settings.rate_limit_min_delay_s)
@@ -87,7 +104,7 @@ def _declare(name: str) -> Any:
     use_case, on_give_up = USE_CASES[name]
 
     def body(object_id: str = "") -> None:
-        _run(use_case, object_id)
+        _run(name, use_case, object_id)
 
     body.__name__ = body.__qualname__ = name
     options: dict[str, Any] = {"on_give_up": on_give_up} if on_give_up else {}

@@ -17,6 +17,7 @@ from settings import Settings
 from workers.intake.limits import RateLimiter
 from workers.queue import broker, messages
 from workers.queue.locks import Locks
+from workers.queue.quota import Governor
 from workers.store.db import Database
 from workers.store.states import Channel
 from workers.store.vault import Vault
@@ -36,6 +37,10 @@ class Context:
     @functools.cached_property
     def locks(self) -> Locks:
         return Locks(self.settings.redis_url)
+
+    @functools.cached_property
+    def quota(self) -> Governor:
+        return Governor(self.settings)
 
     @functools.cached_property
     def ingest_limit(self) -> RateLimiter:

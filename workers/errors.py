@@ -19,12 +19,15 @@ DarkroomError
 └── TransientError
     ├── Unavailable       5xx, timeouts, connection errors; the database, Redis or a lock out of reach
     └── RateLimited       429, with the delay to wait
+        └── QuotaWait     Google's quota is spent or being hit: wait, shared, failing nothing, spending no retry
 
 Third-party exceptions are translated into these once, at their own boundary: workers.google for Google,
 workers.store for the database, workers.queue and workers.intake.limits for Redis.
 """
 
 from __future__ import annotations
+
+import datetime
 
 
 class DarkroomError(Exception):
@@ -116,3 +119,14 @@ class RateLimited(TransientError):
     def __init__(self, message: str, delay_s: float | None = None) -> None:
         super().__init__(message)
         self.delay_s = delay_s
+
+
+class QuotaWait(RateLimited, error_code="google_quota"):
+    """Google's quota is spent for the day (`daily`) or being hit (a per-minute or hidden limit): the work waits
+    until `until` (naive UTC), shared by every caller of that API, without failing and spending no retry."""
+
+    def __init__(self, message: str, until: datetime.datetime, *, daily: bool, delay_s: float | None = None) -> None:
+        if delay_s is None:
+            delay_s = max(0.0, (until - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds())
+        super().__init__(message, delay_s)
+        self.until, self.daily = until, daily

@@ -29,9 +29,33 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{kind:12s} " + (", ".join(f"{k} {v}" for k, v in sorted(found[kind].items())) or "none"))
     for channel, states in sorted(found["notifications"].items()):
         print(f"{channel:12s} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    _print_quota(found["quota"])
     for failure in found["recent_failures"]:
         print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
     return 0
+
+
+def quota(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.operations import report
+
+    found = report.quota(Context(settings))
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    _print_quota(found)
+    return 0
+
+
+def _print_quota(found: dict[str, Any]) -> None:
+    for use in found["apis"]:
+        budget = f"of {use['budget']}" if use["budget"] is not None else "(no daily budget)"
+        line = f"quota {use['api']:8s} {use['day']}  used {use['used']:6d} {budget}"
+        if use["paused_until"]:
+            line += f"  PAUSED until {use['paused_until']} (a probe every {found['probe_interval_s']:g} s)"
+        if use["slowed_until"]:
+            line += f"  slowed until {use['slowed_until']}"
+        print(line)
 
 
 def sweep(args: argparse.Namespace, settings: Settings) -> int:
@@ -54,3 +78,6 @@ def register(sub: Any) -> None:
     command.add_argument("--json", action="store_true")
     command.set_defaults(run=status)
     sub.add_parser("sweep", help="re-enqueue stuck work once").set_defaults(run=sweep)
+    command = sub.add_parser("quota", help="today's use of Google's quota per API, pauses and their resume time")
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(run=quota)

@@ -17,12 +17,13 @@ import datetime
 import functools
 import os
 import threading
+import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import certifi
 import google.auth.credentials
@@ -42,6 +43,7 @@ MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's of
 Refresher = Callable[[], tuple[str, datetime.datetime]]
 # Where Google serves media bytes (Picker and Library base URLs: lh3.googleusercontent.com and its kin).
 _MEDIA_HOST_SUFFIXES = (".googleusercontent.com",)
+IDLE_CONNECTION_S = 4.0  # below common keep-alive timeouts (uvicorn 5 s; Google's are longer)
 _CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # requests' names for a CA bundle of one's own
 
 
@@ -52,6 +54,7 @@ class _Transport:
     def __init__(self) -> None:
         self.pool = _pool()
         self.https: dict[int, httplib2.Http] = {}
+        self.used: dict[int, float] = {}
         self.services: dict[tuple[str, str, int], Any] = {}
 
     def __del__(self) -> None:
@@ -60,9 +63,17 @@ class _Transport:
             http.close()
 
     def http(self, timeout_s: int) -> httplib2.Http:
-        if timeout_s not in self.https:
-            self.https[timeout_s] = httplib2.Http(timeout=timeout_s)
-        return self.https[timeout_s]
+        """The thread's connection for JSON calls. One idle for a while is closed first: servers drop idle
+        connections (uvicorn after 5 s), and httplib2, unlike urllib3, does not check before reusing one, so a
+        POST would fail with a broken pipe (a batchCreate of unknown outcome)."""
+        now = time.monotonic()
+        http = self.https.get(timeout_s)
+        if http is None:
+            http = self.https[timeout_s] = httplib2.Http(timeout=timeout_s)
+        elif now - self.used.get(timeout_s, now) > IDLE_CONNECTION_S:
+            http.close()
+        self.used[timeout_s] = now
+        return http
 
     def service(self, name: str, base: str, timeout_s: int) -> Any:
         key = (name, base, timeout_s)
@@ -146,13 +157,28 @@ def prepare_thread(settings: Settings) -> None:
     transport.service("photospicker", settings.photos_picker_uri, timeout_s)
 
 
+class Gate(Protocol):
+    """Google's quota, project-wide (workers.queue.quota.Governor): told of each call before and after it."""
+
+    def before(self, endpoint: str) -> None: ...
+
+    def answered(self, endpoint: str, error: BaseException | None) -> None: ...
+
+
+class _Open:
+    def before(self, endpoint: str) -> None:
+        pass
+
+    def answered(self, endpoint: str, error: BaseException | None) -> None:
+        pass
+
+
 class Photos:
-    def __init__(self, settings: Settings, credentials: UserCredentials) -> None:
+    def __init__(self, settings: Settings, credentials: UserCredentials, gate: Gate | None = None) -> None:
         self._settings = settings
         self._credentials = credentials
+        self._gate = gate or _Open()
         self._transport = _thread_transport()
-        # The thread's connection, with this user's token on each request (refreshed once after a 401).
-        self._authorized = google_auth_httplib2.AuthorizedHttp(credentials, http=self._transport.http(self._timeout))
 
     def __enter__(self) -> Photos:
         return self
@@ -176,9 +202,22 @@ class Photos:
     def _picker(self) -> Any:
         return self._service("photospicker", self._settings.photos_picker_uri)
 
+    @contextlib.contextmanager
+    def _gated(self, what: str) -> Iterator[None]:
+        """The quota governor asked before the call (it may make it wait) and told what Google answered."""
+        self._gate.before(what)
+        try:
+            yield
+        except BaseException as exc:
+            self._gate.answered(what, exc)
+            raise
+        self._gate.answered(what, None)
+
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
-        with calling(what):
-            answer: dict[str, Any] = request.execute(http=self._authorized) or {}
+        with self._gated(what), calling(what):
+            # The thread's connection, with this user's token on the request (refreshed once after a 401).
+            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=self._transport.http(self._timeout))
+            answer: dict[str, Any] = request.execute(http=http) or {}
         metrics.google_call(what, 200)
         return answer
 
@@ -263,7 +302,7 @@ class Photos:
         a configured Google URI (how the emulator is reached): a base URL elsewhere is refused unsent."""
         if not self._google_media(base_url):
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
-        with calling("content.download"):
+        with self._gated("content.download"), calling("content.download"):
             response = self._authorized_request("GET", f"{base_url}=d", preload_content=False)
             try:
                 if response.status == 403:
@@ -332,9 +371,10 @@ class Photos:
             "X-Goog-Upload-Protocol": "raw",
         }
         url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
-        with calling("library.uploads"):
-            response = self._authorized_request("POST", url, body=data, headers=headers)
-        check("library.uploads", response.status, response.headers, response.data)
+        with self._gated("library.uploads"):
+            with calling("library.uploads"):
+                response = self._authorized_request("POST", url, body=data, headers=headers)
+            check("library.uploads", response.status, response.headers, response.data)
         metrics.moved_bytes("uploaded", len(data))
         return response.data.decode()
 

@@ -96,4 +96,5 @@ def credentials_for(ctx: Context, sub: str) -> UserCredentials:
 
 
 def photos_for(ctx: Context, sub: str) -> Photos:
-    return Photos(ctx.settings, credentials_for(ctx, sub))
+    """The user's Photos calls, each counted against (and held back by) the project's quota."""
+    return Photos(ctx.settings, credentials_for(ctx, sub), ctx.quota)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from workers.context import Context
+from workers.errors import QuotaWait
 from workers.queue import broker
 from workers.store import submissions
+from workers.store.states import ITEM_FINAL, SubmissionStatus
 
 
 def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
-    return submissions.status_view(ctx.db, submission_id)
+    """The submission's status document; while Google's Library quota is spent, its unfinished items wait
+    (`waiting` says until when, `counts.waiting` how many), and the submission stays `processing`."""
+    doc = submissions.status_view(ctx.db, submission_id)
+    if doc is None:
+        return None
+    doc["waiting"], counts = None, doc["counts"]
+    unfinished = counts["total"] - sum(counts.get(state, 0) for state in ITEM_FINAL)
+    until = ctx.quota.paused_until() if doc["status"] == SubmissionStatus.PROCESSING and unfinished else None
+    if until is not None:
+        doc["waiting"] = {"reason": QuotaWait.error_code, "until": until.replace(microsecond=0).isoformat() + "Z"}
+        counts["waiting"] = unfinished
+    return doc
 
 
 def readiness(ctx: Context) -> dict[str, bool]:

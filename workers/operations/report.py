@@ -1,4 +1,5 @@
-"""What the pipeline is doing, for `darkroom status`: queues in Redis, grants, items and recent failures."""
+"""What the pipeline is doing, for `darkroom status` and `darkroom quota`: queues in Redis, grants, items,
+recent failures, and today's use of Google's quota."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ def report(ctx: Context) -> dict[str, Any]:
     out.update(reports.counts(ctx.db))
     out["notifications"] = notifications.counts(ctx.db)
     out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
+    out["quota"] = quota(ctx)
     return out
+
+
+def quota(ctx: Context) -> dict[str, Any]:
+    """Today's (Pacific) use per API, its budget, and what waits: a spent day until its reset, a slow-down."""
+    return {"apis": [use.as_json() for use in ctx.quota.report()], "probe_interval_s": ctx.quota.probe_interval_s}
 
 
 def dead_letter_reason(ctx: Context) -> deadletters.ReasonOf:

@@ -31,12 +31,15 @@ def sweep(ctx: Context) -> Counter[str]:
         done[_resend_submission(row)] += 1
         submissions.touch(ctx.db, row.id)
     users: set[str] = set()
-    for item in items.stale(ctx.db, cutoff):
-        done[_resend_item(ctx, item, users)] += 1
-    waited = utcnow() - datetime.timedelta(seconds=ctx.settings.batch_wait_s)
-    for sub in set(items.users_waiting_for_batch(ctx.db, waited)) - users:
-        messages.create_items(sub)  # no upload finished to ask for it (workers.photos.batches)
-        done["create_items"] += 1
+    # While the Library quota is spent every photo waits on a message of its own (workers.actors): they look
+    # stuck, and are not. The sweep takes them up again once the quota is back.
+    if ctx.quota.paused_until() is None:
+        for item in items.stale(ctx.db, cutoff):
+            done[_resend_item(ctx, item, users)] += 1
+        waited = utcnow() - datetime.timedelta(seconds=ctx.settings.batch_wait_s)
+        for sub in set(items.users_waiting_for_batch(ctx.db, waited)) - users:
+            messages.create_items(sub)  # no upload finished to ask for it (workers.photos.batches)
+            done["create_items"] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
     for jti in events.unapplied(ctx.db, cutoff):

@@ -18,7 +18,7 @@ import logging
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import BadRequest, MediaGone, Unavailable, VaultError
+from workers.errors import BadRequest, MediaGone, QuotaWait, Unavailable, VaultError
 from workers.google.photos import MAX_BATCH, NewItem, Photos
 from workers.grants import tokens
 from workers.photos import albums, completion, names
@@ -60,7 +60,12 @@ def create_album_items(ctx: Context, sub: str) -> None:
                 batch = []  # more uploads are coming and will ask again (or the sweeper, if they stall)
             if batch:
                 items.claim(ctx.db, [item.id for item, _ in batch])
-                _create_batch(ctx, photos, album_id, batch)
+                try:
+                    _create_batch(ctx, photos, album_id, batch)
+                except QuotaWait:  # refused before anything was made (or never sent): not uncertain
+                    for item, _ in batch:
+                        items.set_state(ctx.db, item.id, ItemState.UPLOADED)
+                    raise
         except (BadRequest, MediaGone):
             # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google
             # documents neither; google-apis.md §11). Make a new one on the retry, which finishes the items.

@@ -11,7 +11,7 @@ import time
 import pipelines
 from workers import metrics
 from workers.context import Context
-from workers.errors import GaveUp, MediaGone, UnusableImage
+from workers.errors import GaveUp, MediaGone, QuotaWait, UnusableImage
 from workers.google.photos import Photos
 from workers.grants import tokens
 from workers.photos import batches, fanout
@@ -28,8 +28,12 @@ def upload_item(ctx: Context, item_id: str) -> None:
     if item.attempts > ctx.settings.max_deliveries:
         raise GaveUp(f"delivered more than {ctx.settings.max_deliveries} times without finishing")
     if item.state in ITEM_BEFORE_UPLOAD:
-        with tokens.photos_for(ctx, item.sub) as photos:
-            waiting = _upload(ctx, photos, item)
+        try:
+            with tokens.photos_for(ctx, item.sub) as photos:
+                waiting = _upload(ctx, photos, item)
+        except QuotaWait:
+            items.forgive_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
+            raise
     else:
         waiting = items.batch_wait(ctx.db, item.sub)  # uploaded before: its batch may still need asking for
     batches.ask(ctx, item.sub, waiting)

@@ -117,6 +117,14 @@ class BatchWait:
     oldest: datetime | None = None
 
 
+def forgive_attempt(db: Database, item_id: str) -> None:
+    """Take back the delivery begin_attempt counted: the work waited and did not run."""
+    with db.connection() as c:
+        c.execute(
+            update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.attempts > 0).values(attempts=_ITEMS.c.attempts - 1)
+        )
+
+
 def _batch_wait(c: Connection, sub: str) -> BatchWait:
     row = c.execute(_BATCH_WAIT, {"sub": sub}).one()
     return BatchWait(int(row[0] or 0), bool(row[1]), row[2])

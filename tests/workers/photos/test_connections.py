@@ -24,3 +24,20 @@ def test_one_thread_acting_for_two_users_reuses_its_connections(uc, admin):
     assert sum(r["endpoint"] == "library.uploads" for r in log) == 4
     assert len(media) == 1, f"8 downloads and uploads of 2 users took {len(media)} connections"
     assert len(calls) == 1, f"the JSON calls of 2 users took {len(calls)} connections"
+
+
+def test_a_connection_the_server_dropped_while_idle_is_not_reused_for_a_post(uc, admin):
+    """uvicorn (the emulator) drops a keep-alive connection after 5 s idle, as servers do: a batchCreate sent
+    on it would fail with a broken pipe, its outcome unknown."""
+    import time
+
+    subs = []
+    for _ in range(2):
+        done, [item_id] = picked(uc, admin, photos=1)
+        upload.upload_item(uc.ctx, item_id)
+        subs.append(done.sub)
+    uc.stub.flush_all()
+    batches.create_album_items(uc.ctx, subs[0])
+    time.sleep(6)
+    batches.create_album_items(uc.ctx, subs[1])  # raised Unavailable (BrokenPipeError) on the stale connection
+    assert [len(album["items"]) for album in admin.state()["albums"]] == [1, 1]

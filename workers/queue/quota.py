@@ -1,0 +1,200 @@
+"""The quota governor: every Google call counted per API and per Pacific day, project-wide, and an API paused
+for everyone when its day's budget is spent or Google answers 429 for a per-day limit, with one probe call
+every `quota_probe_interval_s` in case the quota was raised. A per-minute 429 slows every caller of that API
+together. The state is in Redis (every process, every machine share it) or, for the embedded default, here.
+
+Photos calls `before` ahead of each request (which raises QuotaWait while the API waits) and `answered` after
+it; the actors put a waiting message back on its queue for later without spending a retry.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from settings import Settings
+from workers.errors import QuotaWait
+from workers.google.quota import APIS, LIBRARY, api_of, next_reset, quota_day, utcnow
+from workers.queue.connection import client, translated
+
+_DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class Use:
+    """One API's day so far: requests counted, the budget (None: no daily budget), and what it waits for."""
+
+    api: str
+    day: str
+    used: int
+    budget: int | None
+    paused_until: datetime.datetime | None
+    slowed_until: datetime.datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "api": self.api,
+            "day": self.day,
+            "used": self.used,
+            "budget": self.budget,
+            "paused_until": _rfc3339(self.paused_until),
+            "slowed_until": _rfc3339(self.slowed_until),
+        }
+
+
+def _rfc3339(at: datetime.datetime | None) -> str | None:
+    return None if at is None else at.replace(microsecond=0).isoformat() + "Z"
+
+
+class _Memory:
+    """The embedded default's store: one process, so a dict under a lock does."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[int | float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str) -> int | float | None:
+        found = self._values.get(key)
+        if found is None or found[1] < time.monotonic():
+            self._values.pop(key, None)
+            return None
+        return found[0]
+
+    def incr(self, key: str, by: int, ttl_s: float) -> int:
+        with self._lock:
+            value = int(self._live(key) or 0) + by
+            self._values[key] = (value, time.monotonic() + ttl_s)
+            return value
+
+    def get(self, key: str) -> float | None:
+        with self._lock:
+            value = self._live(key)
+            return None if value is None else float(value)
+
+    def set(self, key: str, value: float, ttl_s: float) -> None:
+        with self._lock:
+            self._values[key] = (value, time.monotonic() + ttl_s)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._values[key] = (1, time.monotonic() + ttl_s)
+            return True
+
+
+class _Redis:
+    def __init__(self, url: str) -> None:
+        self._redis = client(url)
+
+    def incr(self, key: str, by: int, ttl_s: float) -> int:
+        with translated("quota count"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.incrby(key, by)
+            pipe.expire(key, int(ttl_s))
+            return int(pipe.execute()[0])
+
+    def get(self, key: str) -> float | None:
+        with translated("quota read"):
+            value = self._redis.get(key)
+        return None if value is None else float(value)
+
+    def set(self, key: str, value: float, ttl_s: float) -> None:
+        with translated("quota write"):
+            self._redis.set(key, str(value), px=max(1, int(ttl_s * 1000)))
+
+    def delete(self, key: str) -> None:
+        with translated("quota write"):
+            self._redis.delete(key)
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        with translated("quota probe"):
+            return bool(self._redis.set(key, "1", nx=True, px=max(1, int(ttl_s * 1000))))
+
+
+class Governor:
+    def __init__(self, settings: Settings) -> None:
+        self._store: _Memory | _Redis = _Redis(settings.redis_url) if settings.redis_url else _Memory()
+        self.budgets: dict[str, int] = {LIBRARY: settings.library_daily_quota}
+        self.probe_interval_s = settings.quota_probe_interval_s
+        self.min_wait = datetime.timedelta(seconds=settings.rate_limit_min_delay_s)  # Google: 30 s after a 429
+
+    # --- around each call ----------------------------------------------------------------------
+
+    def before(self, endpoint: str) -> None:
+        """Count the call about to be made, or raise QuotaWait if its API waits (a probe excepted)."""
+        api, now = api_of(endpoint), utcnow()
+        paused = self._instant(f"paused:{api}")
+        probing = False
+        if paused is not None and now < paused:
+            if not self._store.claim(f"darkroom:quota:probe:{api}", self.probe_interval_s):
+                raise QuotaWait(f"{endpoint}: the {api} API's quota for today is spent", paused, daily=True)
+            probing = True  # this call finds out whether the quota came back
+        slowed = self._instant(f"slowed:{api}")
+        if slowed is not None and now < slowed:
+            raise QuotaWait(f"{endpoint}: Google asked the {api} API to slow down", slowed, daily=False)
+        day = quota_day(now)
+        used = self._store.incr(self._used_key(api, day), 1, 2 * _DAY_S)
+        budget = self.budgets.get(api)
+        lifted = self._store.get(f"darkroom:quota:lifted:{api}:{day}") is not None
+        if budget is not None and used > budget and not probing and not lifted:
+            self._store.incr(self._used_key(api, day), -1, 2 * _DAY_S)  # not sent after all
+            until = self.pause(api, now)
+            raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
+
+    def answered(self, endpoint: str, error: BaseException | None) -> None:
+        """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller; a
+        success while paused was the probe, and the quota is back (raised above our budget, if that was it)."""
+        api, now = api_of(endpoint), utcnow()
+        if isinstance(error, QuotaWait):
+            if error.daily:
+                self.pause(api, now, error.until)
+            else:
+                self._set_instant(f"slowed:{api}", max(error.until, now + self.min_wait), now)
+            return
+        if error is None and self._instant(f"paused:{api}") is not None:
+            self._store.delete(f"darkroom:quota:paused:{api}")
+            self._store.set(f"darkroom:quota:lifted:{api}:{quota_day(now)}", 1, 2 * _DAY_S)
+
+    def pause(self, api: str, now: datetime.datetime, until: datetime.datetime | None = None) -> datetime.datetime:
+        until = until or next_reset(now)
+        self._set_instant(f"paused:{api}", until, now)
+        return until
+
+    # --- what operators and the status read ----------------------------------------------------
+
+    def paused_until(self, api: str = LIBRARY) -> datetime.datetime | None:
+        paused = self._instant(f"paused:{api}")
+        return paused if paused is not None and utcnow() < paused else None
+
+    def report(self) -> list[Use]:
+        now = utcnow()
+        day = quota_day(now)
+        uses = []
+        for api in APIS:
+            used = int(self._store.get(self._used_key(api, day)) or 0)
+            slowed = self._instant(f"slowed:{api}")
+            slowed = slowed if slowed is not None and now < slowed else None
+            uses.append(Use(api, day, used, self.budgets.get(api), self.paused_until(api), slowed))
+        return uses
+
+    # --- storage -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _used_key(api: str, day: str) -> str:
+        return f"darkroom:quota:used:{api}:{day}"
+
+    def _instant(self, name: str) -> datetime.datetime | None:
+        value = self._store.get(f"darkroom:quota:{name}")
+        return None if value is None else datetime.datetime.fromtimestamp(value, datetime.UTC).replace(tzinfo=None)
+
+    def _set_instant(self, name: str, at: datetime.datetime, now: datetime.datetime) -> None:
+        stamp = at.replace(tzinfo=datetime.UTC).timestamp()
+        self._store.set(f"darkroom:quota:{name}", stamp, max(1.0, (at - now).total_seconds()) + 60)
