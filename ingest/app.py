@@ -182,7 +182,8 @@ async def metrics_endpoint(request: Request) -> Response:
     if not allowed(request.client.host if request.client else None, request.app.state.metrics_allow):
         return problem(404, "Not Found", "no such resource")
     body, content_type = metrics.exposition()
-    return Response(body, media_type=content_type)
+    uses = await run_in_threadpool(queries.quota_use, request.app.state.context)
+    return Response(body + metrics.quota_gauges(uses), media_type=content_type)
 
 
 async def _internal(request: Request, exc: Exception) -> Response:

@@ -107,6 +107,23 @@ def code_to_album(seconds: float) -> None:
     _metrics()["latency"].observe(seconds)
 
 
+def quota_gauges(uses: list[Any]) -> bytes:
+    """Google's quota as gauges, read from the governor's shared state at scrape time (so they are the
+    project's, whichever process is scraped): use today, the budget, and whether the API is paused."""
+    lines = [
+        "# HELP darkroom_google_quota_used Google API requests counted today (Pacific), project-wide.",
+        "# TYPE darkroom_google_quota_used gauge",
+        *(f'darkroom_google_quota_used{{api="{u.api}"}} {u.used}' for u in uses),
+        "# HELP darkroom_google_quota_budget The day's request budget, where the API has one.",
+        "# TYPE darkroom_google_quota_budget gauge",
+        *(f'darkroom_google_quota_budget{{api="{u.api}"}} {u.budget}' for u in uses if u.budget is not None),
+        "# HELP darkroom_google_quota_paused 1 while the API waits for its quota (spent for the day, or slowed).",
+        "# TYPE darkroom_google_quota_paused gauge",
+        *(f'darkroom_google_quota_paused{{api="{u.api}"}} {int(bool(u.paused_until or u.slowed_until))}' for u in uses),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def exposition() -> tuple[bytes, str]:
     """This process's metrics (or, in multiprocess mode, every process's) in the text format."""
     import prometheus_client as prom

@@ -62,7 +62,10 @@ def test_a_spent_day_pauses_every_photo_without_failing_one_and_the_new_day_fini
     assert len(later) <= 4 + 1, f"{len(later)} refused calls in {4 * PROBE_S} s of pause"
     assert "failed" not in requests.get(url, timeout=5).json()["counts"]
     quota = stack_quota(stack)
-    assert quota["library"]["paused_until"] is not None
+    assert quota["library"]["paused_until"] is not None and quota["library"]["budget"] == 10_000
+    scraped = requests.get(f"{stack.web_url}/metrics", timeout=5).text
+    assert 'darkroom_google_quota_paused{api="library"} 1' in scraped
+    assert 'darkroom_google_quota_budget{api="library"} 10000' in scraped
 
     admin.quota(daily_limit=used + 40)  # the next day has room for the rest
     admin.new_day()

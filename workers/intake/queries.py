@@ -7,6 +7,7 @@ from typing import Any
 from workers.context import Context
 from workers.errors import QuotaWait
 from workers.queue import broker
+from workers.queue.quota import Use
 from workers.store import submissions
 from workers.store.states import ITEM_FINAL, SubmissionStatus
 
@@ -24,6 +25,11 @@ def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
         doc["waiting"] = {"reason": QuotaWait.error_code, "until": until.replace(microsecond=0).isoformat() + "Z"}
         counts["waiting"] = unfinished
     return doc
+
+
+def quota_use(ctx: Context) -> list[Use]:
+    """Today's use of Google's quota per API, project-wide (for the web process's /metrics)."""
+    return ctx.quota.report()
 
 
 def readiness(ctx: Context) -> dict[str, bool]:
