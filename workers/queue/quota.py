@@ -45,6 +45,10 @@ class Use:
         }
 
 
+def _at(stamp: float | None) -> datetime.datetime | None:
+    return None if stamp is None else datetime.datetime.fromtimestamp(stamp, datetime.UTC).replace(tzinfo=None)
+
+
 def _rfc3339(at: datetime.datetime | None) -> str | None:
     return None if at is None else at.replace(microsecond=0).isoformat() + "Z"
 
@@ -82,6 +86,9 @@ class _Memory:
         with self._lock:
             self._values.pop(key, None)
 
+    def count_and_read(self, key: str, ttl_s: float, *others: str) -> tuple[int, list[float | None]]:
+        return self.incr(key, 1, ttl_s), [self.get(other) for other in others]
+
     def claim(self, key: str, ttl_s: float) -> bool:
         with self._lock:
             if self._live(key) is not None:
@@ -105,6 +112,16 @@ class _Redis:
         with translated("quota read"):
             value = self._redis.get(key)
         return None if value is None else float(value)
+
+    def count_and_read(self, key: str, ttl_s: float, *others: str) -> tuple[int, list[float | None]]:
+        """INCR `key` and read `others`, in one round trip (twice per photo: this is the hot path)."""
+        with translated("quota count"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.incrby(key, 1)
+            pipe.expire(key, int(ttl_s))
+            pipe.mget(others)
+            used, _, values = pipe.execute()
+        return int(used), [None if v is None else float(v) for v in values]
 
     def set(self, key: str, value: float, ttl_s: float) -> None:
         with translated("quota write"):
@@ -131,23 +148,32 @@ class Governor:
     def before(self, endpoint: str) -> None:
         """Count the call about to be made, or raise QuotaWait if its API waits (a probe excepted)."""
         api, now = api_of(endpoint), utcnow()
-        paused = self._instant(f"paused:{api}")
-        probing = False
-        if paused is not None and now < paused:
-            if not self._store.claim(f"darkroom:quota:probe:{api}", self.probe_interval_s):
-                raise QuotaWait(f"{endpoint}: the {api} API's quota for today is spent", paused, daily=True)
-            probing = True  # this call finds out whether the quota came back
-        slowed = self._instant(f"slowed:{api}")
-        if slowed is not None and now < slowed:
-            raise QuotaWait(f"{endpoint}: Google asked the {api} API to slow down", slowed, daily=False)
         day = quota_day(now)
-        used = self._store.incr(self._used_key(api, day), 1, 2 * _DAY_S)
-        budget = self.budgets.get(api)
-        lifted = self._store.get(f"darkroom:quota:lifted:{api}:{day}") is not None
-        if budget is not None and used > budget and not probing and not lifted:
-            self._store.incr(self._used_key(api, day), -1, 2 * _DAY_S)  # not sent after all
-            until = self.pause(api, now)
-            raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
+        used_key = self._used_key(api, day)
+        # Counted first, in the same round trip as what the API waits for; taken back if it is not sent.
+        used, (paused_at, slowed_at, lifted) = self._store.count_and_read(
+            used_key,
+            2 * _DAY_S,
+            f"darkroom:quota:paused:{api}",
+            f"darkroom:quota:slowed:{api}",
+            f"darkroom:quota:lifted:{api}:{day}",
+        )
+        paused, slowed = _at(paused_at), _at(slowed_at)
+        probing = False
+        try:
+            if paused is not None and now < paused:
+                if not self._store.claim(f"darkroom:quota:probe:{api}", self.probe_interval_s):
+                    raise QuotaWait(f"{endpoint}: the {api} API's quota for today is spent", paused, daily=True)
+                probing = True  # this call finds out whether the quota came back
+            if slowed is not None and now < slowed:
+                raise QuotaWait(f"{endpoint}: Google asked the {api} API to slow down", slowed, daily=False)
+            budget = self.budgets.get(api)
+            if budget is not None and used > budget and not probing and lifted is None:
+                until = self.pause(api, now)
+                raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
+        except QuotaWait:
+            self._store.incr(used_key, -1, 2 * _DAY_S)  # not sent after all
+            raise
 
     def answered(self, endpoint: str, error: BaseException | None) -> None:
         """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller; a
@@ -192,8 +218,7 @@ class Governor:
         return f"darkroom:quota:used:{api}:{day}"
 
     def _instant(self, name: str) -> datetime.datetime | None:
-        value = self._store.get(f"darkroom:quota:{name}")
-        return None if value is None else datetime.datetime.fromtimestamp(value, datetime.UTC).replace(tzinfo=None)
+        return _at(self._store.get(f"darkroom:quota:{name}"))
 
     def _set_instant(self, name: str, at: datetime.datetime, now: datetime.datetime) -> None:
         stamp = at.replace(tzinfo=datetime.UTC).timestamp()
