@@ -55,16 +55,17 @@ def create_album_items(ctx: Context, sub: str) -> None:
         album_id = albums.ensure_target_album(ctx, photos, sub)
         try:
             settled = _settle_uncertain(ctx, photos, sub, album_id)
-            batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH))
-            if batch and not _worth_a_call(ctx, items.batch_wait(ctx.db, sub)):
-                batch = []  # more uploads are coming and will ask again (or the sweeper, if they stall)
+            # More uploads coming soon enough to fill the batch will ask again (or the sweeper, if they stall);
+            # only a batch worth a call has its upload tokens opened.
+            waiting = items.batch_wait(ctx.db, sub)
+            worth = waiting.uploaded and _worth_a_call(ctx, waiting)
+            batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH)) if worth else []
             if batch:
                 items.claim(ctx.db, [item.id for item, _ in batch])
                 try:
                     _create_batch(ctx, photos, album_id, batch)
                 except QuotaWait:  # refused before anything was made (or never sent): not uncertain
-                    for item, _ in batch:
-                        items.set_state(ctx.db, item.id, ItemState.UPLOADED)
+                    items.unclaim(ctx.db, [item.id for item, _ in batch])
                     raise
         except (BadRequest, MediaGone):
             # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google

@@ -182,6 +182,13 @@ def claim(db: Database, item_ids: list[str]) -> None:
         s.execute(update(Item).where(Item.id.in_(item_ids)).values(state=ItemState.CREATING))
 
 
+def unclaim(db: Database, item_ids: list[str]) -> None:
+    """Back from `creating` to `uploaded`: batchCreate is known not to have made them (refused, or not sent)."""
+    with db.session() as s:
+        query = update(Item).where(Item.id.in_(item_ids), Item.state == ItemState.CREATING)
+        s.execute(query.values(state=ItemState.UPLOADED))
+
+
 def created(db: Database, item_id: str, output_media_id: str) -> None:
     set_state(db, item_id, ItemState.DONE, output_media_id=output_media_id, upload_secret=None, base_url=None)
 
