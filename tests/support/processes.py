@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shlex
 import signal
@@ -21,10 +22,26 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# Ports for the servers tests start. Asking the kernel for port 0 and closing the socket is racy: the kernel may
+# hand the same ephemeral port to the next call, to another xdist worker or to any outgoing connection. So each
+# worker takes ports from its own slice below the ephemeral range, never the same one twice, and only one that
+# nothing holds now.
+PORTS_FROM, PORTS_PER_WORKER = 20_000, 1_500
+_ports = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = PORTS_FROM + (int(worker) if worker.isdigit() else 0) % 8 * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_ports) % PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {first}..{first + PORTS_PER_WORKER}")
 
 
 def procfile() -> dict[str, str]:
@@ -36,7 +53,7 @@ def wait_http(url: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if requests.get(url, timeout=1).status_code < 500:
+            if requests.get(url, timeout=1).status_code == 200:  # not any answer: a 404 is someone else's server
                 return
         except requests.RequestException:
             pass
