@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # A redeemed code's keyed hash finds its submission again for this long (an app that posts the same code
     # twice gets the same answer); then the sweeper replaces it, so the code is no key to anything.
     repost_window_s: float = 3600.0
+    # Fair share (workers.photos.turns): the most photos of one user queued or in work at once; the rest of a
+    # pick waits its turn in the ledger. About the photos threads of one machine (processes x threads) and up:
+    # more lets a lone user use more workers, less lets a newcomer's first photo start sooner.
+    photos_user_window: int = Field(default=8, ge=1)
     create_batch_delay_ms: int = 1500
     # The longest an upload waits for its batchCreate to fill up while more of the user's photos are on their
     # way: checked as each upload finishes, and by the sweeper when none finishes for a while.

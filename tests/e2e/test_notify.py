@@ -16,7 +16,7 @@ from tests.support.waiting import wait_until as until
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-def test_events_survive_a_kill_9_and_a_redis_flush_and_arrive_once_each(tmp_path: Path, redis_url: str):
+def test_events_survive_a_kill_9_and_a_redis_flush_and_arrive_once_each(tmp_path: Path, redis_url: str, deployment):
     with receiving() as receiver:
         receiver.down = True  # the app's backend is down while it all happens
         env = {
@@ -28,7 +28,7 @@ def test_events_survive_a_kill_9_and_a_redis_flush_and_arrive_once_each(tmp_path
             "DARKROOM_SWEEP_INTERVAL_S": "1",
             "DARKROOM_STALE_AFTER_S": "3",
         }
-        with running(tmp_path, redis_url, **env) as (stack, admin):
+        with running(tmp_path, redis_url, **deployment, **env) as (stack, admin):
             user = admin.add_user(photos=2, width=160, height=120)
             url = stack.submit(admin.mint_code(user["sub"]))
             assert wait_for(url, "awaiting_pick")["status"] == "awaiting_pick"

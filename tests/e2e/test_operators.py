@@ -18,9 +18,9 @@ INBOX = "darkroom inbox"
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient]]:
+def stack(tmp_path: Path, redis_url: str, deployment) -> Iterator[tuple[Stack, AdminClient]]:
     fast = {"DARKROOM_PHOTOS_THREADS": "4", "DARKROOM_SWEEP_INTERVAL_S": "2", "DARKROOM_CREATE_BATCH_DELAY_MS": "300"}
-    with running(tmp_path, redis_url, **fast) as both:
+    with running(tmp_path, redis_url, **deployment, **fast) as both:
         yield both
 
 

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient, str]]:
-    with running(tmp_path, redis_url) as (processes, admin):
+def stack(tmp_path: Path, redis_url: str, deployment) -> Iterator[tuple[Stack, AdminClient, str]]:
+    with running(tmp_path, redis_url, **deployment) as (processes, admin):
         yield processes, admin, processes.web_url
 
 
@@ -49,10 +49,32 @@ def redis_dump(url: str) -> str:
     return "\n".join(out)
 
 
-def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
+def database_bytes(database_url: str, tmp_path: Path) -> bytes:
+    """Everything the database holds: SQLite's files as they are on disk, or every row of every PostgreSQL table."""
+    if database_url.startswith("sqlite"):
+        return b"".join(p.read_bytes() for p in tmp_path.glob("darkroom.db*"))
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            tables = sqlalchemy.inspect(connection).get_table_names()
+            rows = [row for t in tables for row in connection.execute(sqlalchemy.text(f'SELECT * FROM "{t}"'))]
+    finally:
+        engine.dispose()
+    return "\n".join(repr(tuple(row)) for row in rows).encode()
+
+
+def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path, deployment):
     processes, admin, web = stack
     user, status = submit_and_pick(processes, admin, photos=4)
-    assert status["status"] == "done" and status["counts"] == {"total": 4, "done": 4}
+    assert status["status"] == "done" and status["counts"] == {
+        "total": 4,
+        "done": 4,
+        "failed": 0,
+        "skipped": 0,
+        "waiting": 0,
+    }
     counts = admin.counts()
     assert counts["oauth.token.authorization_code"] == 1
     [album] = admin.state()["albums"]
@@ -63,7 +85,8 @@ def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path):
     issued = admin.tokens()
     secrets = [s for kind in ("codes", "access_tokens", "refresh_tokens", "upload_tokens") for s in issued[kind]]
     assert len(secrets) >= 1 + 1 + 1 + 4
-    database = b"".join(p.read_bytes() for p in tmp_path.glob("darkroom.db*"))
+    database = database_bytes(deployment["database_url"], tmp_path)
+    assert user["sub"].encode() in database  # the dump did see the rows
     broker = redis_dump(redis_url)
     logs = processes.logs()
     assert "exchange_code" in broker or "dramatiq" in broker  # the dump did see the broker's keys

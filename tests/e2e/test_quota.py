@@ -33,8 +33,8 @@ MARKER = re.compile(r"-darkroom-([a-z2-7]{10})\.jpg$")
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AdminClient]]:
-    with running(tmp_path, redis_url, **FAST) as both:
+def stack(tmp_path: Path, redis_url: str, deployment) -> Iterator[tuple[Stack, AdminClient]]:
+    with running(tmp_path, redis_url, **deployment, **FAST) as both:
         yield both
 
 
@@ -54,13 +54,13 @@ def test_a_spent_day_pauses_every_photo_without_failing_one_and_the_new_day_fini
     wait_until(lambda: requests.get(url, timeout=5).json()["waiting"], timeout_s=60, what="waiting")
     status = requests.get(url, timeout=5).json()
     assert status["status"] == "processing" and status["waiting"]["reason"] == "google_quota"
-    assert status["counts"]["waiting"] >= 1 and "failed" not in status["counts"]
+    assert status["counts"]["waiting"] >= 1 and status["counts"]["failed"] == 0
     # Paused: at most one probe per interval, however many photos wait (and no item fails meanwhile).
     first = refusals(admin)[0]
     time.sleep(4 * PROBE_S)
     later = [at for at in refusals(admin) if at > first + 0.5]
     assert len(later) <= 4 + 1, f"{len(later)} refused calls in {4 * PROBE_S} s of pause"
-    assert "failed" not in requests.get(url, timeout=5).json()["counts"]
+    assert requests.get(url, timeout=5).json()["counts"]["failed"] == 0
     quota = stack_quota(stack)
     assert quota["library"]["paused_until"] is not None and quota["library"]["budget"] == 10_000
     scraped = requests.get(f"{stack.web_url}/metrics", timeout=5).text
@@ -70,7 +70,9 @@ def test_a_spent_day_pauses_every_photo_without_failing_one_and_the_new_day_fini
     admin.quota(daily_limit=used + 40)  # the next day has room for the rest
     admin.new_day()
     done = wait_for(url, "done", timeout_s=120)
-    assert done["counts"] == {"total": 12, "done": 12} and done["waiting"] is None
+    assert (
+        done["counts"] == {"total": 12, "done": 12, "failed": 0, "skipped": 0, "waiting": 0} and done["waiting"] is None
+    )
     [album] = admin.state()["albums"]
     markers = Counter(MARKER.search(i["filename"]).group(1) for i in album["items"])  # type: ignore[union-attr]
     assert len(markers) == 12 and set(markers.values()) == {1}
@@ -85,7 +87,7 @@ def test_a_storm_of_per_minute_429s_is_waited_out_by_every_caller_together_and_e
     started = time.time()
     admin.pick(sub=user["sub"])
     done = wait_for(url, "done", timeout_s=180)
-    assert done["counts"] == {"total": 16, "done": 16}
+    assert done["counts"] == {"total": 16, "done": 16, "failed": 0, "skipped": 0, "waiting": 0}
     # Shared: after a 429 nobody calls the Library API until the wait is over (1 s here; 30 s by default),
     # where a per-message backoff would have let every other photo go on calling.
     calls = [r for r in admin.requests() if r["endpoint"].startswith("library.") and r["at"] > started]

@@ -20,6 +20,7 @@ def test_twenty_concurrent_items_with_an_expired_token_cause_one_refresh(tmp_pat
         redis_url,
         DARKROOM_PHOTOS_PROCESSES="2",
         DARKROOM_PHOTOS_THREADS="10",
+        DARKROOM_PHOTOS_USER_WINDOW="20",  # all twenty at once: the user's turn allows them all
         dramatiq_queue_prefetch="10",
     )
     admin = None
@@ -30,7 +31,13 @@ def test_twenty_concurrent_items_with_an_expired_token_cause_one_refresh(tmp_pat
         status_url = stack.submit(admin.mint_code(user["sub"]))
         wait_for(status_url, "awaiting_pick")
         admin.pick(sub=user["sub"])
-        assert wait_for(status_url, "processing")["counts"] == {"total": 20, "queued": 20}
+        assert wait_for(status_url, "processing")["counts"] == {
+            "total": 20,
+            "done": 0,
+            "failed": 0,
+            "skipped": 0,
+            "waiting": 20,
+        }
 
         # The user's access token expires, here and at Google, before any item starts.
         engine = sqlalchemy.create_engine(postgres_url)
@@ -41,7 +48,13 @@ def test_twenty_concurrent_items_with_an_expired_token_cause_one_refresh(tmp_pat
         refreshes_before = admin.counts().get("oauth.token.refresh_token", 0)
 
         stack.start_procfile("photos")  # 2 processes x 10 threads take the 20 items at once
-        assert wait_for(status_url, "done", timeout_s=120)["counts"] == {"total": 20, "done": 20}
+        assert wait_for(status_url, "done", timeout_s=120)["counts"] == {
+            "total": 20,
+            "done": 20,
+            "failed": 0,
+            "skipped": 0,
+            "waiting": 0,
+        }
         assert admin.counts()["oauth.token.refresh_token"] - refreshes_before == 1
         assert admin.counts()["library.uploads"] == 20
     finally:

@@ -96,7 +96,7 @@ def test_status_of_a_new_submission(app):
     submission_id = app.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).json()["submission_id"]
     status = app.get(f"/v1/submissions/{submission_id}").json()
     assert status["status"] == "queued" and status["error"] is None and status["picker_uri"] is None
-    assert status["counts"] == {"total": 0}
+    assert status["counts"] == {"total": 0, "done": 0, "failed": 0, "skipped": 0, "waiting": 0}
 
 
 @pytest.mark.parametrize("submission_id", ["0" * 32, "not-an-id", "A" * 32, "../../etc/passwd"])

@@ -19,11 +19,11 @@ def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
     if doc is None:
         return None
     doc["waiting"], counts = None, doc["counts"]
-    unfinished = counts["total"] - sum(counts.get(state, 0) for state in ITEM_FINAL)
+    unfinished = counts["total"] - sum(counts[state] for state in ITEM_FINAL)
     until = ctx.quota.paused_until() if doc["status"] == SubmissionStatus.PROCESSING and unfinished else None
     if until is not None:
         doc["waiting"] = {"reason": QuotaWait.error_code, "until": until.replace(microsecond=0).isoformat() + "Z"}
-        counts["waiting"] = unfinished
+        doc["counts"] = {**{state: counts[state] for state in ("total", *ITEM_FINAL)}, "waiting": unfinished}
     return doc
 
 

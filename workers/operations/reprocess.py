@@ -12,6 +12,7 @@ import datetime
 from dataclasses import dataclass
 
 from workers.context import Context
+from workers.photos import turns
 from workers.queue import messages
 from workers.store import items, submissions
 from workers.store.selection import Selection, active_users, failed_items, users_with_stale_recipe
@@ -50,4 +51,4 @@ def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
     submissions.move(
         ctx.db, item.submission_id, SUBMISSION_FINAL, SubmissionStatus.PROCESSING, error_code=None, error_detail=None
     )
-    messages.process_item(job.item_id)
+    turns.start(ctx, item.sub)

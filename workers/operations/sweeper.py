@@ -14,7 +14,7 @@ from collections import Counter
 
 from workers.context import Context
 from workers.errors import GaveUp
-from workers.photos import completion
+from workers.photos import completion, turns
 from workers.queue import messages
 from workers.store import events, items, notifications, submissions
 from workers.store.models import Item, Submission, utcnow
@@ -36,6 +36,8 @@ def sweep(ctx: Context) -> Counter[str]:
     if ctx.quota.paused_until() is None:
         for item in items.stale(ctx.db, cutoff):
             done[_resend_item(ctx, item, users)] += 1
+        if released := turns.top_up(ctx):  # a turn some crash never handed on (workers.photos.turns)
+            done["turns"] += released
         waited = utcnow() - datetime.timedelta(seconds=ctx.settings.batch_wait_s)
         for sub in set(items.users_waiting_for_batch(ctx.db, waited)) - users:
             messages.create_items(sub)  # no upload finished to ask for it (workers.photos.batches)
@@ -76,6 +78,7 @@ def _resend_item(ctx: Context, item: Item, users: set[str]) -> str:
     if item.attempts >= ctx.settings.max_deliveries:
         detail = f"gave up after {item.attempts} deliveries without finishing (the photo may crash workers)"
         items.fail(ctx.db, item.id, GaveUp.error_code, detail)
+        turns.next_turn(ctx, item.sub)
         messages.create_items(item.sub)  # the user's other photos may have been waiting for this one
         return "gave_up"
     items.touch(ctx.db, [item.id])

@@ -10,6 +10,7 @@ from workers import metrics
 from workers.context import Context
 from workers.errors import DarkroomError, ScopeMissing
 from workers.grants import tokens
+from workers.photos import turns
 from workers.queue import messages
 from workers.store import items, submissions
 from workers.store.states import ItemState, SubmissionStatus
@@ -54,5 +55,6 @@ def item_failed(ctx: Context, item_id: str, exc: BaseException | None) -> None:
     log.warning("item failed: %s", code, extra={"item_id": item_id})
     item = items.get(ctx.db, item_id)
     if item is not None:
+        turns.next_turn(ctx, item.sub)
         messages.create_items(item.sub)  # a batch may have been waiting for this item
         finish_if_complete(ctx, item.submission_id)

@@ -1,4 +1,5 @@
-"""Fan-out: what a source found becomes one ledger row and one `process_item` message per photo. Also where an
+"""Fan-out: what a source found becomes one ledger row per photo, and a `process_item` message each as the
+user's turn allows (workers.photos.turns). Also where an
 item's expired base URL is fetched anew, from the source it came from."""
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from typing import Any
 from workers.context import Context
 from workers.errors import MediaGone
 from workers.google.photos import Photos
-from workers.photos import albums, completion
-from workers.queue import messages
+from workers.photos import albums, completion, turns
 from workers.store import items, submissions
 from workers.store.items import Source
 from workers.store.models import Item
@@ -26,8 +26,10 @@ def fan_out(
     albums.ensure_target_album(ctx, photos, sub)
     pending = items.add(ctx.db, submission_id, sub, source, ctx.settings.recipe, found)
     submissions.move(ctx.db, submission_id, _FANNING_OUT, SubmissionStatus.PROCESSING)
-    messages.process_items(pending)
-    log.info("fanned out %d items", len(pending), extra={"submission_id": submission_id})
+    # New photos wait their turn; one picked again before it finished is on its way already (or, stuck, the
+    # sweeper's to send again).
+    released = turns.start(ctx, sub)
+    log.info("fanned out %d items, %d started", len(pending), released, extra={"submission_id": submission_id})
     completion.finish_if_complete(ctx, submission_id)
 
 

@@ -14,7 +14,7 @@ from workers.context import Context
 from workers.errors import GaveUp, MediaGone, QuotaWait, UnusableImage
 from workers.google.photos import Photos
 from workers.grants import tokens
-from workers.photos import batches, fanout
+from workers.photos import batches, fanout, turns
 from workers.store import items
 from workers.store.models import Item
 from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
@@ -34,6 +34,7 @@ def upload_item(ctx: Context, item_id: str) -> None:
         except QuotaWait:
             items.forgive_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
             raise
+        turns.next_turn(ctx, item.sub)  # uploaded: the user's next photo takes its place in the queue
     else:
         waiting = items.batch_wait(ctx.db, item.sub)  # uploaded before: its batch may still need asking for
     batches.ask(ctx, item.sub, waiting)

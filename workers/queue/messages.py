@@ -39,6 +39,8 @@ def process_item(item_id: str) -> None:
 
 def process_items(item_ids: list[str]) -> None:
     """One message per item, all in one Redis round trip (a pick fans out to hundreds)."""
+    if not item_ids:
+        return
     batched.enqueue_many([message("process_item", item_id) for item_id in item_ids])
 
 

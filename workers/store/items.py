@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, func, select, update
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
 from workers.store.sealed import ITEM_UPLOAD
-from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, NOT_A_PHOTO, ItemState, SourceKind
+from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, ITEM_IN_FLIGHT, NOT_A_PHOTO, ItemState, SourceKind
 from workers.store.vault import Vault
 
 FINAL = ITEM_FINAL
@@ -28,7 +28,8 @@ class Source:
 
 
 def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: str, found: list[Source]) -> list[str]:
-    """Ledger rows for what was found; an item already in the ledger keeps its row. Returns unfinished ids."""
+    """Ledger rows for what was found, each new photo held for its turn (workers.photos.turns); an item already in
+    the ledger keeps its row. Returns unfinished ids."""
     with db.session() as s:
         existing = {
             row.source_media_id: row
@@ -48,7 +49,7 @@ def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: 
                     source=source,
                     source_media_id=f.media_id,
                     recipe=recipe,
-                    state=ItemState.QUEUED if f.is_photo else ItemState.SKIPPED,
+                    state=ItemState.HELD if f.is_photo else ItemState.SKIPPED,
                     error_code=None if f.is_photo else NOT_A_PHOTO,
                 )
                 s.add(row)
@@ -73,7 +74,7 @@ def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> No
 _ITEMS = cast(Table, Item.__table__)
 _BEGIN_ATTEMPT = (
     update(_ITEMS)
-    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.state.not_in(FINAL))
+    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.state.not_in((*FINAL, ItemState.HELD)))
     .values(attempts=_ITEMS.c.attempts + 1)
     .returning(*_ITEMS.c)
 )
@@ -101,7 +102,8 @@ _CREATED = (
 
 
 def begin_attempt(db: Database, item_id: str) -> Item | None:
-    """The item with this delivery counted; None if it is finished or gone."""
+    """The item with this delivery counted; None if it is finished, gone, or held for its turn (a stray copy of
+    its message: it is sent when its turn comes)."""
     with db.connection() as c:
         row = c.execute(_BEGIN_ATTEMPT, {"item_id": item_id}).first()
     return Item(**row._mapping) if row is not None else None
@@ -205,6 +207,52 @@ def requeue(db: Database, item_id: str) -> None:
     set_state(db, item_id, ItemState.QUEUED, upload_secret=None, uploaded_at=None)
 
 
+def release(db: Database, sub: str, n: int) -> list[str]:
+    """Up to `n` of the user's held items, oldest first, moved to `queued`: the caller sends their messages.
+
+    Safe from many processes at once: on PostgreSQL the rows are locked with SKIP LOCKED, and the outer
+    condition on the state means a row another transaction released first is not released again. The oldest
+    are a CTE, which PostgreSQL runs once: as an `IN (subquery)` its LIMIT did not hold (tests/workers/store).
+    """
+    if n <= 0:
+        return []
+    oldest = (
+        select(_ITEMS.c.id)
+        .where(_ITEMS.c.sub == sub, _ITEMS.c.state == ItemState.HELD)
+        .order_by(_ITEMS.c.created_at, _ITEMS.c.id)
+        .limit(n)
+        .with_for_update(skip_locked=True)
+        .cte("oldest")
+    )
+    query = (
+        update(_ITEMS)
+        .where(_ITEMS.c.id == oldest.c.id, _ITEMS.c.state == ItemState.HELD)
+        .values(state=ItemState.QUEUED, updated_at=utcnow())
+        .returning(_ITEMS.c.id)
+    )
+    with db.connection() as c:
+        return list(c.execute(query).scalars())
+
+
+def turns_due(db: Database, window: int) -> dict[str, int]:
+    """Users with photos held for their turn and fewer than `window` in flight: how many each may have released."""
+    in_flight = func.count().filter(_ITEMS.c.state.in_(ITEM_IN_FLIGHT))
+    query = (
+        select(_ITEMS.c.sub, in_flight)
+        .where(_ITEMS.c.state.in_((ItemState.HELD, *ITEM_IN_FLIGHT)))
+        .group_by(_ITEMS.c.sub)
+        .having(func.count().filter(_ITEMS.c.state == ItemState.HELD) > 0, in_flight < window)
+    )
+    with db.connection() as c:
+        return {sub: window - int(n) for sub, n in c.execute(query)}
+
+
+def in_flight(db: Database, sub: str) -> int:
+    with db.connection() as c:
+        query = select(func.count()).where(_ITEMS.c.sub == sub, _ITEMS.c.state.in_(ITEM_IN_FLIGHT))
+        return int(c.execute(query).scalar_one())
+
+
 def users_waiting_for_batch(db: Database, uploaded_before: datetime) -> list[str]:
     """Users with an upload waiting for its batchCreate since before `uploaded_before`."""
     with db.session() as s:
@@ -213,8 +261,10 @@ def users_waiting_for_batch(db: Database, uploaded_before: datetime) -> list[str
 
 
 def stale(db: Database, before: datetime) -> list[Item]:
+    """Unfinished items that have not moved since `before`; held ones wait for their turn, not for a message."""
     with db.session() as s:
-        return list(s.scalars(select(Item).where(Item.state.not_in(FINAL), Item.updated_at < before)))
+        query = select(Item).where(Item.state.not_in((*FINAL, ItemState.HELD)), Item.updated_at < before)
+        return list(s.scalars(query))
 
 
 def touch(db: Database, item_ids: list[str]) -> None:
@@ -223,8 +273,8 @@ def touch(db: Database, item_ids: list[str]) -> None:
 
 
 def retry(db: Database, item_id: str) -> None:
-    """A failed item back to the start, with a fresh delivery count."""
-    set_state(db, item_id, ItemState.QUEUED, attempts=0, error_code=None, error_detail=None, upload_secret=None)
+    """A failed item back to the start, with a fresh delivery count, held for the user's turn."""
+    set_state(db, item_id, ItemState.HELD, attempts=0, error_code=None, error_detail=None, upload_secret=None)
 
 
 def first_seen(db: Database, sub: str, media_ids: list[str]) -> dict[str, datetime]:

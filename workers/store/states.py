@@ -15,10 +15,11 @@ class SubmissionStatus(StrEnum):
 
 
 class ItemState(StrEnum):
-    r"""queued -> downloaded -> uploaded (upload token kept, encrypted) -> creating -> done
+    r"""held -> queued -> downloaded -> uploaded (upload token kept, encrypted) -> creating -> done
     \-> failed (with a reason)"""
 
-    QUEUED = "queued"
+    HELD = "held"  # recorded, waiting its turn: no message yet (workers.photos.turns, the fair share)
+    QUEUED = "queued"  # its process_item message is in the broker, or a worker has it
     DOWNLOADED = "downloaded"
     UPLOADED = "uploaded"
     CREATING = "creating"  # handed to batchCreate: the outcome is uncertain until recorded
@@ -78,4 +79,5 @@ SUBMISSION_BEFORE_ITEMS = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING,
 SUBMISSION_OPEN = (*SUBMISSION_BEFORE_ITEMS, SubmissionStatus.PROCESSING)
 ITEM_FINAL = (ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED)
 NOT_A_PHOTO = "not_a_photo"  # the reason a skipped item gives
-ITEM_BEFORE_UPLOAD = (ItemState.QUEUED, ItemState.DOWNLOADED)
+ITEM_IN_FLIGHT = (ItemState.QUEUED, ItemState.DOWNLOADED)  # a message each: what a user's turn allows at once
+ITEM_BEFORE_UPLOAD = (ItemState.HELD, *ITEM_IN_FLIGHT)

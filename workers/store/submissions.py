@@ -19,6 +19,7 @@ from workers.store.states import (
     SUBMISSION_FINAL,
     SUBMISSION_OPEN,
     EventType,
+    ItemState,
     Platform,
     SourceKind,
     SubmissionStatus,
@@ -192,6 +193,17 @@ def _item_counts(s: Session, submission_id: str) -> dict[str, int]:
     return {state: n for state, n in s.execute(query)}
 
 
+def counts_view(by_state: dict[str, int]) -> dict[str, int]:
+    """A submission's item counts as the app reads them (DESIGN.md §6): always `total`, `done`, `failed`,
+    `skipped` and `waiting` (not started yet: queued, or held for the user's turn), then whichever steps are
+    under way (`downloaded`, `uploaded`, `creating`). They add up to `total`."""
+    rest = dict(by_state)
+    view = {"total": sum(rest.values())}
+    view |= {state: rest.pop(state, 0) for state in (ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED)}
+    view["waiting"] = rest.pop(ItemState.HELD, 0) + rest.pop(ItemState.QUEUED, 0)
+    return view | rest
+
+
 def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
     """What `GET /v1/submissions/{id}` answers, and what a notification about it carries."""
     with db.session() as s:
@@ -211,7 +223,7 @@ def _document(s: Session, row: Submission) -> dict[str, Any]:
         "status": row.status,
         "source": row.source,
         "picker_uri": row.picker_uri if row.status == SubmissionStatus.AWAITING_PICK else None,
-        "counts": {"total": sum(counts.values()), **counts},
+        "counts": counts_view(counts),
         "error": error,
         "created_at": rfc3339(row.created_at),
         "updated_at": rfc3339(row.updated_at),

@@ -28,7 +28,13 @@ def picked_and_done(darkroom, admin, photos: int = 3) -> tuple[dict, str, dict]:
 
 def test_happy_path_puts_one_output_per_photo_in_one_album(darkroom, admin):
     user, submission_id, status = picked_and_done(darkroom, admin, photos=3)
-    assert status["status"] == "done" and status["counts"] == {"total": 3, "done": 3}
+    assert status["status"] == "done" and status["counts"] == {
+        "total": 3,
+        "done": 3,
+        "failed": 0,
+        "skipped": 0,
+        "waiting": 0,
+    }
     [album] = admin.state()["albums"]
     assert album["title"] == "Enhanced by darkroom" and len(album["items"]) == 3
     # Descriptions belong to the user (google-apis.md §11): darkroom's marker is in the file name it chose.
@@ -148,7 +154,13 @@ def test_unusable_image_fails_the_item_not_the_batch(darkroom, admin, emulator):
     darkroom.wait(submission_id, "awaiting_pick")
     admin.pick(sub=user["sub"])
     status = darkroom.wait(submission_id, "done")
-    assert status["status"] == "done" and status["counts"] == {"total": 2, "done": 1, "failed": 1}
+    assert status["status"] == "done" and status["counts"] == {
+        "total": 2,
+        "done": 1,
+        "failed": 1,
+        "skipped": 0,
+        "waiting": 0,
+    }
     assert admin.counts()["library.uploads"] == 1
 
 
@@ -169,7 +181,13 @@ def test_heic_photos_from_an_iphone_go_through(darkroom, admin):
     submission_id = darkroom.submit(admin.mint_code(user["sub"]))
     darkroom.wait(submission_id, "awaiting_pick")
     admin.pick(sub=user["sub"])
-    assert darkroom.wait(submission_id, "done")["counts"] == {"total": 2, "done": 2}
+    assert darkroom.wait(submission_id, "done")["counts"] == {
+        "total": 2,
+        "done": 2,
+        "failed": 0,
+        "skipped": 0,
+        "waiting": 0,
+    }
     [album] = admin.state()["albums"]
     assert sorted(NAMED.fullmatch(i["filename"]).group(1) for i in album["items"]) == ["IMG_0000", "IMG_0001"]
     assert all(i["mime_type"] == "image/jpeg" for i in album["items"])
@@ -211,7 +229,7 @@ def test_a_photo_that_keeps_killing_its_worker_is_given_up(darkroom, admin):
         s.execute(stuck.values(attempts=5, updated_at=datetime.datetime(2000, 1, 1)))
     assert sweeper.sweep(ctx)["gave_up"] == 1
     status = darkroom.wait(submission_id, "done")
-    assert status["counts"] == {"total": 2, "done": 1, "failed": 1}
+    assert status["counts"] == {"total": 2, "done": 1, "failed": 1, "skipped": 0, "waiting": 0}
     with ctx.db.session() as s:
         failed = s.query(items.Item).filter_by(state="failed").one()
     assert failed.error_code == "gave_up" and "deliveries" in failed.error_detail
@@ -222,6 +240,12 @@ def test_batch_create_takes_up_to_49_items_per_call(darkroom, admin):
     submission_id = darkroom.submit(admin.mint_code(user["sub"]))
     darkroom.wait(submission_id, "awaiting_pick")
     admin.pick(sub=user["sub"])
-    assert darkroom.wait(submission_id, "done", timeout_s=90)["counts"] == {"total": 60, "done": 60}
+    assert darkroom.wait(submission_id, "done", timeout_s=90)["counts"] == {
+        "total": 60,
+        "done": 60,
+        "failed": 0,
+        "skipped": 0,
+        "waiting": 0,
+    }
     sizes = [r["status"] for r in admin.requests() if r["endpoint"] == "library.mediaItems.batchCreate"]
     assert len(sizes) == 2  # 49 + 11: waiting for full batches, then the rest once nothing more is coming

@@ -19,7 +19,11 @@ def test_no_inbox_album_is_nothing_to_do_and_done(uc, admin):
     done = exchanged(uc, admin, source="inbox")
     inbox.scan_inbox(uc.ctx, done.submission_id)
     view = inbox.submissions.status_view(uc.ctx.db, done.submission_id)
-    assert view is not None and view["status"] == "done" and view["counts"] == {"total": 0}
+    assert (
+        view is not None
+        and view["status"] == "done"
+        and view["counts"] == {"total": 0, "done": 0, "failed": 0, "skipped": 0, "waiting": 0}
+    )
 
 
 def test_since_means_first_seen_by_darkroom_not_when_the_photo_was_taken(uc, admin):

@@ -33,7 +33,7 @@ def test_a_picked_video_is_skipped_never_fetched_and_the_submission_still_ends_d
     batches.create_album_items(uc.ctx, done.sub)
     view = submissions.status_view(uc.ctx.db, done.submission_id)
     assert view is not None and view["status"] == SubmissionStatus.DONE
-    assert view["counts"] == {"total": 2, "done": 1, "skipped": 1}
+    assert view["counts"] == {"total": 2, "done": 1, "failed": 0, "skipped": 1, "waiting": 0}
     with uc.ctx.db.session() as s:
         skipped = s.query(items.Item).filter_by(state=ItemState.SKIPPED).one()
     assert skipped.error_code == "not_a_photo" and skipped.attempts == 0

@@ -129,3 +129,29 @@ def test_record_many_during_a_key_rotation_finds_codes_stored_under_the_old_key(
     results = submissions.record_many(db, rotating, [("4/0Abefore-rotation", "picker"), ("4/0Aafter", "picker")])
     assert results[0] == (first, False) and results[1][1] is True
     assert submissions.code_of(db, rotating, results[1][0]) == "4/0Aafter"
+
+
+def test_held_items_are_released_oldest_first_each_exactly_once_under_concurrent_releases(store):
+    """Many workers hand on turns at once (two photos processes on PostgreSQL): no item is released twice."""
+    import threading
+
+    db, vault = store
+    submission_id, _ = submissions.record(db, vault, "4/0Acode-turns", "picker")
+    found = [Source(f"m{i:03d}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(60)]
+    added = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+    assert items.release(db, "42", 2) == added[:2] and items.in_flight(db, "42") == 2  # oldest first
+    released: list[str] = []
+    lock = threading.Lock()
+
+    def hand_on() -> None:
+        while got := items.release(db, "42", 1):
+            with lock:
+                released.extend(got)
+
+    workers = [threading.Thread(target=hand_on) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(released) == sorted(added[2:]) and len(released) == 58
+    assert items.turns_due(db, window=100) == {}  # nothing held is left
