@@ -151,12 +151,8 @@ class Governor:
         day = quota_day(now)
         used_key = self._used_key(api, day)
         # Counted first, in the same round trip as what the API waits for; taken back if it is not sent.
-        used, (paused_at, slowed_at, lifted) = self._store.count_and_read(
-            used_key,
-            2 * _DAY_S,
-            f"darkroom:quota:paused:{api}",
-            f"darkroom:quota:slowed:{api}",
-            f"darkroom:quota:lifted:{api}:{day}",
+        used, (paused_at, slowed_at) = self._store.count_and_read(
+            used_key, 2 * _DAY_S, f"darkroom:quota:paused:{api}", f"darkroom:quota:slowed:{api}"
         )
         paused, slowed = _at(paused_at), _at(slowed_at)
         probing = False
@@ -168,7 +164,7 @@ class Governor:
             if slowed is not None and now < slowed:
                 raise QuotaWait(f"{endpoint}: Google asked the {api} API to slow down", slowed, daily=False)
             budget = self.budgets.get(api)
-            if budget is not None and used > budget and not probing and lifted is None:
+            if budget is not None and used > budget and not probing:
                 until = self.pause(api, now)
                 raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
         except QuotaWait:
@@ -176,8 +172,10 @@ class Governor:
             raise
 
     def answered(self, endpoint: str, error: BaseException | None) -> None:
-        """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller; a
-        success while paused was the probe, and the quota is back (raised above our budget, if that was it)."""
+        """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller. A success
+        while paused was the probe: the quota is back, because Google's day turned before ours (its clock, or an
+        emulator's compressed days) or because it was raised. Either way the budget starts anew from this call,
+        so the next pause comes from our own count, before Google refuses a burst of calls in flight."""
         api, now = api_of(endpoint), utcnow()
         if isinstance(error, QuotaWait):
             if error.daily:
@@ -186,8 +184,8 @@ class Governor:
                 self._set_instant(f"slowed:{api}", max(error.until, now + self.min_wait), now)
             return
         if error is None and self._instant(f"paused:{api}") is not None:
+            self._store.set(self._used_key(api, quota_day(now)), 1, 2 * _DAY_S)
             self._store.delete(f"darkroom:quota:paused:{api}")
-            self._store.set(f"darkroom:quota:lifted:{api}:{quota_day(now)}", 1, 2 * _DAY_S)
 
     def pause(self, api: str, now: datetime.datetime, until: datetime.datetime | None = None) -> datetime.datetime:
         until = until or next_reset(now)

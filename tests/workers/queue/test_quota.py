@@ -1,0 +1,77 @@
+"""The quota governor on its own, over Redis (every process shares it) and in memory (the embedded default)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from settings import Settings
+from workers.errors import QuotaWait
+from workers.google.quota import utcnow
+from workers.queue.quota import Governor
+
+BUDGET = 3
+UPLOAD = "library.uploads"
+
+
+@pytest.fixture(params=["redis", "memory"])
+def governor(request: pytest.FixtureRequest) -> Governor:
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    settings = Settings(
+        redis_url=redis_url, library_daily_quota=BUDGET, quota_probe_interval_s=0.5, rate_limit_min_delay_s=0.3
+    )
+    return Governor(settings)
+
+
+def calls_allowed(governor: Governor, tries: int) -> int:
+    allowed = 0
+    for _ in range(tries):
+        try:
+            governor.before(UPLOAD)
+        except QuotaWait:
+            continue
+        governor.answered(UPLOAD, None)
+        allowed += 1
+    return allowed
+
+
+def test_the_budget_pauses_the_api_before_google_refuses_and_the_count_stays_at_the_budget(governor):
+    assert calls_allowed(governor, BUDGET) == BUDGET
+    with pytest.raises(QuotaWait) as raised:
+        governor.before(UPLOAD)
+    assert raised.value.daily and governor.paused_until() is not None
+    [library] = [use for use in governor.report() if use.api == "library"]
+    assert library.used == BUDGET and library.budget == BUDGET
+    governor.before("picker.sessions.get")  # another API is not paused
+
+
+def test_while_paused_one_call_per_probe_interval_goes_through(governor):
+    calls_allowed(governor, BUDGET + 1)
+    governor.before(UPLOAD)  # the probe
+    with pytest.raises(QuotaWait):
+        governor.before(UPLOAD)  # not a second one in the same interval
+    governor.answered(UPLOAD, QuotaWait("refused", governor.paused_until() or utcnow(), daily=True))
+    time.sleep(0.6)
+    governor.before(UPLOAD)  # the next interval's probe
+
+
+def test_a_probe_that_succeeds_starts_the_budget_anew(governor):
+    """Google's day turned (or the quota was raised): the next pause comes from our count, not from a burst of
+    refused calls at Google's own limit."""
+    calls_allowed(governor, BUDGET + 1)
+    governor.before(UPLOAD)  # the probe
+    governor.answered(UPLOAD, None)  # and Google took it
+    assert governor.paused_until() is None
+    assert calls_allowed(governor, BUDGET * 2) == BUDGET - 1  # the probe was the first of the new budget
+    assert governor.paused_until() is not None
+
+
+def test_a_per_minute_429_slows_every_caller_of_that_api_together(governor):
+    governor.before(UPLOAD)
+    governor.answered(UPLOAD, QuotaWait("slow down", utcnow(), daily=False))
+    with pytest.raises(QuotaWait) as raised:
+        governor.before("library.mediaItems.batchCreate")
+    assert not raised.value.daily
+    time.sleep(0.35)
+    governor.before(UPLOAD)
