@@ -53,6 +53,8 @@ def _print_quota(found: dict[str, Any]) -> None:
         line = f"quota {use['api']:8s} {use['day']}  used {use['used']:6d} {budget}"
         if use["paused_until"]:
             line += f"  PAUSED until {use['paused_until']} (a probe every {found['probe_interval_s']:g} s)"
+        if use["probes"]:
+            line += f"  {use['probes']} probes today"
         if use["slowed_until"]:
             line += f"  slowed until {use['slowed_until']}"
         print(line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -40,7 +41,8 @@ class Receiver:
         except standardwebhooks.WebhookVerificationError:
             event, verified = json.loads(body or b"null"), False
         with self.lock:
-            self.seen.append({"id": headers.get("webhook-id"), "verified": verified, "event": event, "raw": body})
+            delivery = {"id": headers.get("webhook-id"), "verified": verified, "event": event, "raw": body}
+            self.seen.append({**delivery, "at": time.monotonic()})
             if self.down:
                 return 503
             return self.answers.pop(0) if self.answers else 204

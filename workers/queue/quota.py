@@ -25,7 +25,8 @@ _DAY_S = 86_400
 
 @dataclass(frozen=True)
 class Use:
-    """One API's day so far: requests counted, the budget (None: no daily budget), and what it waits for."""
+    """One API's day so far: requests counted, the budget (None: no daily budget), what it waits for, and the
+    probes sent while it was paused."""
 
     api: str
     day: str
@@ -33,6 +34,7 @@ class Use:
     budget: int | None
     paused_until: datetime.datetime | None
     slowed_until: datetime.datetime | None
+    probes: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class Use:
             "budget": self.budget,
             "paused_until": _rfc3339(self.paused_until),
             "slowed_until": _rfc3339(self.slowed_until),
+            "probes": self.probes,
         }
 
 
@@ -51,6 +54,34 @@ def _at(stamp: float | None) -> datetime.datetime | None:
 
 def _rfc3339(at: datetime.datetime | None) -> str | None:
     return None if at is None else at.replace(microsecond=0).isoformat() + "Z"
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What `before` reads: the day's count (with this call, if it was counted), the pause and slow-down ends."""
+
+    used: int
+    paused_at: float | None
+    slowed_at: float | None
+    counted: bool
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# Counted only when not paused: a paused call's count and the decrement taking it back would race with the
+# successful probe that starts the budget anew (Governor.answered), leaving the count one short of Google's.
+_COUNT_UNLESS_PAUSED = """
+local paused = redis.call('GET', KEYS[2])
+local slowed = redis.call('GET', KEYS[3])
+if paused and tonumber(paused) > tonumber(ARGV[2]) then
+  return {tonumber(redis.call('GET', KEYS[1]) or '0'), paused, slowed, 0}
+end
+local used = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {used, paused, slowed, 1}
+"""
 
 
 class _Memory:
@@ -86,8 +117,14 @@ class _Memory:
         with self._lock:
             self._values.pop(key, None)
 
-    def count_and_read(self, key: str, ttl_s: float, *others: str) -> tuple[int, list[float | None]]:
-        return self.incr(key, 1, ttl_s), [self.get(other) for other in others]
+    def count_unless_paused(self, key: str, ttl_s: float, paused: str, slowed: str, now: float) -> _Counted:
+        with self._lock:
+            paused_at, slowed_at = self._live(paused), self._live(slowed)
+            if paused_at is not None and paused_at > now:
+                return _Counted(int(self._live(key) or 0), float(paused_at), _float(slowed_at), counted=False)
+            value = int(self._live(key) or 0) + 1
+            self._values[key] = (value, time.monotonic() + ttl_s)
+            return _Counted(value, _float(paused_at), _float(slowed_at), counted=True)
 
     def claim(self, key: str, ttl_s: float) -> bool:
         with self._lock:
@@ -100,6 +137,7 @@ class _Memory:
 class _Redis:
     def __init__(self, url: str) -> None:
         self._redis = client(url)
+        self._count = self._redis.register_script(_COUNT_UNLESS_PAUSED)  # EVALSHA, loaded again if Redis forgot
 
     def incr(self, key: str, by: int, ttl_s: float) -> int:
         with translated("quota count"):
@@ -113,15 +151,12 @@ class _Redis:
             value = self._redis.get(key)
         return None if value is None else float(value)
 
-    def count_and_read(self, key: str, ttl_s: float, *others: str) -> tuple[int, list[float | None]]:
-        """INCR `key` and read `others`, in one round trip (twice per photo: this is the hot path)."""
+    def count_unless_paused(self, key: str, ttl_s: float, paused: str, slowed: str, now: float) -> _Counted:
+        """One round trip, one script (twice per photo: this is the hot path): count the call unless the API is
+        paused, and read what it waits for."""
         with translated("quota count"):
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.incrby(key, 1)
-            pipe.expire(key, int(ttl_s))
-            pipe.mget(others)
-            used, _, values = pipe.execute()
-        return int(used), [None if v is None else float(v) for v in values]
+            used, paused_at, slowed_at, counted = self._count(keys=[key, paused, slowed], args=[int(ttl_s), now])
+        return _Counted(int(used), _float(paused_at), _float(slowed_at), counted=bool(counted))
 
     def set(self, key: str, value: float, ttl_s: float) -> None:
         with translated("quota write"):
@@ -150,17 +185,21 @@ class Governor:
         api, now = api_of(endpoint), utcnow()
         day = quota_day(now)
         used_key = self._used_key(api, day)
-        # Counted first, in the same round trip as what the API waits for; taken back if it is not sent.
-        used, (paused_at, slowed_at) = self._store.count_and_read(
-            used_key, 2 * _DAY_S, f"darkroom:quota:paused:{api}", f"darkroom:quota:slowed:{api}"
+        # Counted first (unless paused), in the same round trip as what the API waits for; taken back if not sent.
+        stamp = now.replace(tzinfo=datetime.UTC).timestamp()
+        read = self._store.count_unless_paused(
+            used_key, 2 * _DAY_S, f"darkroom:quota:paused:{api}", f"darkroom:quota:slowed:{api}", stamp
         )
-        paused, slowed = _at(paused_at), _at(slowed_at)
+        used, paused, slowed = read.used, _at(read.paused_at), _at(read.slowed_at)
         probing = False
         try:
-            if paused is not None and now < paused:
+            if not read.counted:
+                assert paused is not None
                 if not self._store.claim(f"darkroom:quota:probe:{api}", self.probe_interval_s):
                     raise QuotaWait(f"{endpoint}: the {api} API's quota for today is spent", paused, daily=True)
                 probing = True  # this call finds out whether the quota came back
+                used = self._store.incr(used_key, 1, 2 * _DAY_S)
+                self._store.incr(f"darkroom:quota:probes:{api}:{day}", 1, 2 * _DAY_S)
             if slowed is not None and now < slowed:
                 raise QuotaWait(f"{endpoint}: Google asked the {api} API to slow down", slowed, daily=False)
             budget = self.budgets.get(api)
@@ -168,7 +207,8 @@ class Governor:
                 until = self.pause(api, now)
                 raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
         except QuotaWait:
-            self._store.incr(used_key, -1, 2 * _DAY_S)  # not sent after all
+            if read.counted or probing:
+                self._store.incr(used_key, -1, 2 * _DAY_S)  # not sent after all
             raise
 
     def answered(self, endpoint: str, error: BaseException | None) -> None:
@@ -206,7 +246,8 @@ class Governor:
             used = int(self._store.get(self._used_key(api, day)) or 0)
             slowed = self._instant(f"slowed:{api}")
             slowed = slowed if slowed is not None and now < slowed else None
-            uses.append(Use(api, day, used, self.budgets.get(api), self.paused_until(api), slowed))
+            probes = int(self._store.get(f"darkroom:quota:probes:{api}:{day}") or 0)
+            uses.append(Use(api, day, used, self.budgets.get(api), self.paused_until(api), slowed, probes))
         return uses
 
     # --- storage -------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ def test_while_paused_one_call_per_probe_interval_goes_through(governor):
     governor.answered(UPLOAD, QuotaWait("refused", governor.paused_until() or utcnow(), daily=True))
     time.sleep(0.6)
     governor.before(UPLOAD)  # the next interval's probe
+    [library] = [use for use in governor.report() if use.api == "library"]
+    assert library.probes == 2
 
 
 def test_a_probe_that_succeeds_starts_the_budget_anew(governor):
