@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-pipeline bench-ingest run lint clean
+.PHONY: demo test bench bench-pipeline bench-ingest bench-scale run lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ bench: $(STAMP)
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+bench-scale: $(STAMP)  # needs Redis; --database postgres needs PostgreSQL too
+	$(BIN)/python bench/scale.py
 
 bench-ingest: $(STAMP)  # needs wrk (apt-get install wrk)
 	$(BIN)/python bench/ingest.py
