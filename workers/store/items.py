@@ -101,6 +101,22 @@ _CREATED = (
 )
 
 
+_OLDEST_HELD = (
+    select(_ITEMS.c.id)
+    .where(_ITEMS.c.sub == bindparam("user"), _ITEMS.c.state == ItemState.HELD)
+    .order_by(_ITEMS.c.created_at, _ITEMS.c.id)
+    .limit(bindparam("n"))
+    .with_for_update(skip_locked=True)
+    .cte("oldest")
+)
+_RELEASE = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == _OLDEST_HELD.c.id, _ITEMS.c.state == ItemState.HELD)
+    .values(state=ItemState.QUEUED, updated_at=bindparam("at"))
+    .returning(_ITEMS.c.id)
+)
+
+
 def begin_attempt(db: Database, item_id: str) -> Item | None:
     """The item with this delivery counted; None if it is finished, gone, or held for its turn (a stray copy of
     its message: it is sent when its turn comes)."""
@@ -216,22 +232,8 @@ def release(db: Database, sub: str, n: int) -> list[str]:
     """
     if n <= 0:
         return []
-    oldest = (
-        select(_ITEMS.c.id)
-        .where(_ITEMS.c.sub == sub, _ITEMS.c.state == ItemState.HELD)
-        .order_by(_ITEMS.c.created_at, _ITEMS.c.id)
-        .limit(n)
-        .with_for_update(skip_locked=True)
-        .cte("oldest")
-    )
-    query = (
-        update(_ITEMS)
-        .where(_ITEMS.c.id == oldest.c.id, _ITEMS.c.state == ItemState.HELD)
-        .values(state=ItemState.QUEUED, updated_at=utcnow())
-        .returning(_ITEMS.c.id)
-    )
     with db.connection() as c:
-        return list(c.execute(query).scalars())
+        return list(c.execute(_RELEASE, {"user": sub, "n": n, "at": utcnow()}).scalars())
 
 
 def turns_due(db: Database, window: int) -> dict[str, int]:
