@@ -19,7 +19,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+from PIL import Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin, _imaging  # _imaging: Image.core
 
 from pipelines import dqt, heif
 
@@ -48,9 +48,9 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 BLOCK_BYTES = 256 << 10
 BLOCKS_KEPT = 800
 if "PILLOW_BLOCK_SIZE" not in os.environ:
-    Image.core.set_block_size(BLOCK_BYTES)
+    _imaging.set_block_size(BLOCK_BYTES)
 if "PILLOW_BLOCKS_MAX" not in os.environ:
-    Image.core.set_blocks_max(BLOCKS_KEPT)
+    _imaging.set_blocks_max(BLOCKS_KEPT)
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Pillow's EXIF (TIFF) parser warns of each odd tag it skips; what parses is kept, the rest dropped.
 warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
