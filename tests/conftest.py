@@ -44,7 +44,12 @@ POLL_INTERVAL_S = 0.5
 
 @pytest.fixture
 def emulator() -> Iterator[emulator_server.Running]:
+    from workers.google.certs import CERTS
+
     running = emulator_server.start()
+    # A new Google, with new keys, may listen where an earlier test's did: this process must not verify its ID
+    # tokens with the keys it cached from that one (an unknown kid refetches at most every 5 s).
+    CERTS.clear()
     running.google.lifetimes = dataclasses.replace(running.google.lifetimes, poll_interval_s=POLL_INTERVAL_S)
     yield running
     running.stop()

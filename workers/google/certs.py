@@ -33,6 +33,11 @@ class Certs:
                 self._found[url] = (now + max_age, now, certs)
             return certs
 
+    def clear(self) -> None:
+        """Forget every fetched set (a test's new Google may answer at an address an earlier one had)."""
+        with self._lock:
+            self._found.clear()
+
 
 def _fetch(url: str, timeout_s: float) -> tuple[dict[str, str], float]:
     with calling("oauth.certs"):
