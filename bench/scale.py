@@ -113,22 +113,27 @@ def signed_in(stack: Stack, admin: AdminClient, users: list[dict[str, Any]]) -> 
 
 def done_times(receiver: Receiver, urls: dict[str, str], timeout_s: float) -> dict[str, float]:
     """When the app heard `submission.done` for each user (time.monotonic)."""
-    wanted = {url.rsplit("/", 1)[1]: sub for sub, url in urls.items()}
-    found: dict[str, float] = {}
     deadline = time.monotonic() + timeout_s
-    while len(found) < len(wanted):
+    while len(found := heard_done(receiver, urls)) < len(urls):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(wanted) - len(found)} submissions not done after {timeout_s} s")
-        with receiver.lock:
-            seen = list(receiver.seen)
-        for delivery in seen:
-            event = delivery["event"] or {}
-            submission_id = (event.get("data") or {}).get("submission_id")
-            if delivery["verified"] and event.get("type") == "submission.done" and submission_id in wanted:
-                found.setdefault(wanted[submission_id], delivery["at"])
-            if event.get("type") == "submission.failed":
-                raise RuntimeError(f"a submission failed: {event.get('data')}")
+            raise RuntimeError(f"{len(urls) - len(found)} submissions not done after {timeout_s} s")
         time.sleep(0.05)
+    return found
+
+
+def heard_done(receiver: Receiver, urls: dict[str, str]) -> dict[str, float]:
+    """The users whose `submission.done` the app has heard so far, and when it first did."""
+    wanted = {url.rsplit("/", 1)[1]: sub for sub, url in urls.items()}
+    with receiver.lock:
+        seen = [d for d in receiver.seen if d["verified"]]
+    found: dict[str, float] = {}
+    for delivery in seen:
+        event = delivery["event"] or {}
+        submission_id = (event.get("data") or {}).get("submission_id")
+        if event.get("type") == "submission.failed" and submission_id in wanted:
+            raise RuntimeError(f"a submission failed: {event.get('data')}")
+        if event.get("type") == "submission.done" and submission_id in wanted:
+            found.setdefault(wanted[submission_id], delivery["at"])
     return found
 
 
@@ -196,7 +201,7 @@ def quota(args: argparse.Namespace) -> dict[str, Any]:
         for user in users:
             admin.pick(sub=user["sub"])
         days, spent_since = 1, None
-        while len(done_times_now(receiver, urls)) < len(urls):
+        while len(heard_done(receiver, urls)) < len(urls):
             if time.monotonic() - started > 1800:
                 raise RuntimeError("the quota run did not end in 30 minutes")
             if admin.quota()["used_today"] >= args.day:
@@ -227,17 +232,6 @@ def quota(args: argparse.Namespace) -> dict[str, Any]:
         "probes": use["probes"],
         "failed": failed,
         "seconds": elapsed,
-    }
-
-
-def done_times_now(receiver: Receiver, urls: dict[str, str]) -> set[str]:
-    wanted = {url.rsplit("/", 1)[1] for url in urls.values()}
-    with receiver.lock:
-        events = [d["event"] or {} for d in receiver.seen if d["verified"]]
-    return {
-        e["data"]["submission_id"]
-        for e in events
-        if e.get("type") == "submission.done" and (e.get("data") or {}).get("submission_id") in wanted
     }
 
 

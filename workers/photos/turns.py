@@ -18,22 +18,22 @@ from workers.store import items
 
 def start(ctx: Context, sub: str) -> int:
     """Release as many of the user's held photos as their window has room for (a pick's fan-out)."""
-    window = ctx.settings.photos_user_window
-    released = items.release(ctx.db, sub, window - items.in_flight(ctx.db, sub))
-    messages.process_items(released)
-    return len(released)
+    return _release(ctx, sub, ctx.settings.photos_user_window - items.in_flight(ctx.db, sub))
 
 
 def next_turn(ctx: Context, sub: str) -> None:
     """One of the user's photos left its turn: the next one held takes it."""
-    messages.process_items(items.release(ctx.db, sub, 1))
+    _release(ctx, sub, 1)
 
 
 def top_up(ctx: Context) -> int:
     """Every user with photos held and room in their window gets them released (the sweeper's repair)."""
-    released = 0
-    for sub, room in items.turns_due(ctx.db, ctx.settings.photos_user_window).items():
-        ids = items.release(ctx.db, sub, room)
-        messages.process_items(ids)
-        released += len(ids)
-    return released
+    due = items.turns_due(ctx.db, ctx.settings.photos_user_window)
+    return sum(_release(ctx, sub, room) for sub, room in due.items())
+
+
+def _release(ctx: Context, sub: str, n: int) -> int:
+    """Up to `n` of the user's held photos queued, each with its message; how many."""
+    released = items.release(ctx.db, sub, n)
+    messages.process_items(released)
+    return len(released)

@@ -34,7 +34,8 @@ def upload_item(ctx: Context, item_id: str) -> None:
         except QuotaWait:
             items.forgive_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
             raise
-        turns.next_turn(ctx, item.sub)  # uploaded: the user's next photo takes its place in the queue
+        if waiting.coming:  # uploaded: the user's next photo held, if any, takes its place in the queue
+            turns.next_turn(ctx, item.sub)
     else:
         waiting = items.batch_wait(ctx.db, item.sub)  # uploaded before: its batch may still need asking for
     batches.ask(ctx, item.sub, waiting)
