@@ -13,6 +13,7 @@ A decoder that turns the pixels itself (libheif applies HEIF's irot/imir) resets
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import struct
@@ -51,6 +52,28 @@ if "PILLOW_BLOCK_SIZE" not in os.environ:
     _imaging.set_block_size(BLOCK_BYTES)
 if "PILLOW_BLOCKS_MAX" not in os.environ:
     _imaging.set_blocks_max(BLOCKS_KEPT)
+# glibc's malloc treats a photo's bytes alike (a 12 MP JPEG is 2.5 MB in and 3.5 MB out, copied on the way in
+# HTTP and here): by default a block over its mmap threshold may be fresh pages, and freed memory over the trim
+# threshold at a heap's top goes back to the OS, to be faulted in again by the next photo. With these a block
+# under 32 MB (glibc's ceiling for the setting; a 48 MP JPEG is some 20 MB) comes from the heap, and a heap keeps
+# up to 128 MB it freed. An operator's MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES win.
+MALLOC_MMAP_THRESHOLD = 32 << 20
+MALLOC_TRIM_THRESHOLD = 128 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
+def _keep_freed_bytes() -> None:
+    if any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not a libc with mallopt (macOS): its allocator as it is
+        return
+    mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
+
+
+_keep_freed_bytes()
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Pillow's EXIF (TIFF) parser warns of each odd tag it skips; what parses is kept, the rest dropped.
 warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
