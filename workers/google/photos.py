@@ -160,16 +160,16 @@ def prepare_thread(settings: Settings) -> None:
 class Gate(Protocol):
     """Google's quota, project-wide (workers.queue.quota.Governor): told of each call before and after it."""
 
-    def before(self, endpoint: str) -> None: ...
+    def before(self, endpoint: str) -> bool: ...  # whether the call is the probe of a paused API
 
-    def answered(self, endpoint: str, error: BaseException | None) -> None: ...
+    def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None: ...
 
 
 class _Open:
-    def before(self, endpoint: str) -> None:
-        pass
+    def before(self, endpoint: str) -> bool:
+        return False
 
-    def answered(self, endpoint: str, error: BaseException | None) -> None:
+    def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None:
         pass
 
 
@@ -205,13 +205,13 @@ class Photos:
     @contextlib.contextmanager
     def _gated(self, what: str) -> Iterator[None]:
         """The quota governor asked before the call (it may make it wait) and told what Google answered."""
-        self._gate.before(what)
+        probe = self._gate.before(what)
         try:
             yield
         except BaseException as exc:
-            self._gate.answered(what, exc)
+            self._gate.answered(what, exc, probe)
             raise
-        self._gate.answered(what, None)
+        self._gate.answered(what, None, probe)
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
         with self._gated(what), calling(what):

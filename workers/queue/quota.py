@@ -180,8 +180,9 @@ class Governor:
 
     # --- around each call ----------------------------------------------------------------------
 
-    def before(self, endpoint: str) -> None:
-        """Count the call about to be made, or raise QuotaWait if its API waits (a probe excepted)."""
+    def before(self, endpoint: str) -> bool:
+        """Count the call about to be made, or raise QuotaWait if its API waits; True if it is the probe of a
+        paused API (tell `answered` so)."""
         api, now = api_of(endpoint), utcnow()
         day = quota_day(now)
         used_key = self._used_key(api, day)
@@ -210,12 +211,15 @@ class Governor:
             if read.counted or probing:
                 self._store.incr(used_key, -1, 2 * _DAY_S)  # not sent after all
             raise
+        return probing
 
-    def answered(self, endpoint: str, error: BaseException | None) -> None:
-        """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller. A success
-        while paused was the probe: the quota is back, because Google's day turned before ours (its clock, or an
+    def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None:
+        """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller. A probe
+        that succeeded means the quota is back, because Google's day turned before ours (its clock, or an
         emulator's compressed days) or because it was raised. Either way the budget starts anew from this call,
-        so the next pause comes from our own count, before Google refuses a burst of calls in flight."""
+        so the next pause comes from our own count, before Google refuses a burst of calls in flight. Any other
+        success says nothing of the pause (a call counted within the budget may end after the pause began), and
+        costs no round trip."""
         api, now = api_of(endpoint), utcnow()
         if isinstance(error, QuotaWait):
             if error.daily:
@@ -223,7 +227,7 @@ class Governor:
             else:
                 self._set_instant(f"slowed:{api}", max(error.until, now + self.min_wait), now)
             return
-        if error is None and self._instant(f"paused:{api}") is not None:
+        if error is None and probe:
             self._store.set(self._used_key(api, quota_day(now)), 1, 2 * _DAY_S)
             self._store.delete(f"darkroom:quota:paused:{api}")
 

@@ -62,11 +62,26 @@ def test_a_probe_that_succeeds_starts_the_budget_anew(governor):
     """Google's day turned (or the quota was raised): the next pause comes from our count, not from a burst of
     refused calls at Google's own limit."""
     calls_allowed(governor, BUDGET + 1)
-    governor.before(UPLOAD)  # the probe
-    governor.answered(UPLOAD, None)  # and Google took it
+    probe = governor.before(UPLOAD)
+    assert probe
+    governor.answered(UPLOAD, None, probe)  # and Google took it
     assert governor.paused_until() is None
     assert calls_allowed(governor, BUDGET * 2) == BUDGET - 1  # the probe was the first of the new budget
     assert governor.paused_until() is not None
+
+
+def test_a_call_counted_within_the_budget_that_ends_after_the_pause_does_not_lift_it(governor):
+    """Two threads: one call is the budget's last, and while it is at Google the next call finds the budget spent.
+    The first one's success proves nothing of the quota: the pause stays, and so does the count."""
+    calls_allowed(governor, BUDGET - 1)
+    last = governor.before(UPLOAD)  # in flight
+    with pytest.raises(QuotaWait):
+        governor.before(UPLOAD)
+    governor.answered(UPLOAD, None, last)
+    assert not last
+    assert governor.paused_until() is not None
+    [library] = [use for use in governor.report() if use.api == "library"]
+    assert library.used == BUDGET
 
 
 def test_a_per_minute_429_slows_every_caller_of_that_api_together(governor):
