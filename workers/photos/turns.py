@@ -15,6 +15,8 @@ from workers.context import Context
 from workers.queue import messages
 from workers.store import items
 
+AFTER_EACH = 1  # photos released by each one that leaves its turn
+
 
 def start(ctx: Context, sub: str) -> int:
     """Release as many of the user's held photos as their window has room for (a pick's fan-out)."""
@@ -23,7 +25,12 @@ def start(ctx: Context, sub: str) -> int:
 
 def next_turn(ctx: Context, sub: str) -> None:
     """One of the user's photos left its turn: the next one held takes it."""
-    _release(ctx, sub, 1)
+    _release(ctx, sub, AFTER_EACH)
+
+
+def released(ids: tuple[str, ...]) -> None:
+    """The photos a finished upload released in its own transaction (items.record_upload): their messages."""
+    messages.process_items(list(ids))
 
 
 def top_up(ctx: Context) -> int:

@@ -34,8 +34,7 @@ def upload_item(ctx: Context, item_id: str) -> None:
         except QuotaWait:
             items.forgive_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
             raise
-        if waiting.coming:  # uploaded: the user's next photo held, if any, takes its place in the queue
-            turns.next_turn(ctx, item.sub)
+        turns.released(waiting.released)  # uploaded: the user's next photo held, if any, took its place
     else:
         waiting = items.batch_wait(ctx.db, item.sub)  # uploaded before: its batch may still need asking for
     batches.ask(ctx, item.sub, waiting)
@@ -51,7 +50,9 @@ def _upload(ctx: Context, photos: Photos, item: Item) -> items.BatchWait:
     finally:
         metrics.enhanced(time.thread_time() - started)
     upload_token = photos.upload(enhanced.data, enhanced.mime_type)
-    return items.record_upload(ctx.db, ctx.vault, item, upload_token, len(original), len(enhanced.data))
+    return items.record_upload(
+        ctx.db, ctx.vault, item, upload_token, len(original), len(enhanced.data), release=turns.AFTER_EACH
+    )
 
 
 def _download(ctx: Context, photos: Photos, item: Item) -> bytes:

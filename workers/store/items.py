@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,11 +129,12 @@ def begin_attempt(db: Database, item_id: str) -> Item | None:
 @dataclass(frozen=True)
 class BatchWait:
     """A user's items uploaded and waiting for batchCreate, whether more are on their way, and since when the
-    oldest of them waits."""
+    oldest of them waits; after an upload, the held item released to take its turn, if any."""
 
     uploaded: int
     coming: bool
     oldest: datetime | None = None
+    released: tuple[str, ...] = ()
 
 
 def forgive_attempt(db: Database, item_id: str) -> None:
@@ -174,14 +176,20 @@ def unfinished(db: Database, submission_id: str) -> int:
 
 
 def record_upload(
-    db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int
+    db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int, release: int = 0
 ) -> BatchWait:
-    """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch."""
+    """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch,
+    and up to `release` of the user's held items released (as `release` does) while more are coming."""
     sealed = ITEM_UPLOAD.seal(vault, item.id, upload_token)
-    values = {"item_id": item.id, "sealed": sealed, "at": utcnow(), "input_bytes": input_bytes}
+    at = utcnow()
+    values = {"item_id": item.id, "sealed": sealed, "at": at, "input_bytes": input_bytes}
     with db.connection() as c:
         c.execute(_RECORD_UPLOAD, {**values, "output_bytes": output_bytes})
-        return _batch_wait(c, item.sub)
+        waiting = _batch_wait(c, item.sub)
+        if not (release and waiting.coming):  # no statement after a user's last photo
+            return waiting
+        released = c.execute(_RELEASE, {"user": item.sub, "n": release, "at": at}).scalars()
+        return dataclasses.replace(waiting, released=tuple(released))
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
