@@ -13,6 +13,7 @@ Pure standard library: it rewrites DQT segments and leaves every other byte as i
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -101,12 +102,17 @@ class Sharpen:
 
     def factors(self) -> list[float]:
         """Per zigzag position: 1 + amount * (1 - exp(-sigma^2 w^2 / 2)), w the basis frequency in rad/px."""
-        out = []
-        for position in ZIGZAG:
-            v, u = divmod(position, 8)
-            w2 = (math.pi / 8) ** 2 * (u * u + v * v)
-            out.append(1.0 + self.amount * (1.0 - math.exp(-(self.sigma**2) * w2 / 2)))
-        return out
+        return list(_factors(self.amount, self.sigma))
+
+
+@functools.cache
+def _factors(amount: float, sigma: float) -> tuple[float, ...]:
+    out = []
+    for position in ZIGZAG:
+        v, u = divmod(position, 8)
+        w2 = (math.pi / 8) ** 2 * (u * u + v * v)
+        out.append(1.0 + amount * (1.0 - math.exp(-(sigma**2) * w2 / 2)))
+    return tuple(out)
 
 
 @dataclass

@@ -51,7 +51,9 @@ def neutral_mask(image: Image.Image) -> Image.Image:
     r, g, b = image.split()
     brightest = ImageChops.lighter(ImageChops.lighter(r, g), b)
     spread = ImageChops.subtract(brightest, ImageChops.darker(ImageChops.darker(r, g), b))
-    return ImageChops.subtract(brightest.point(_NEUTRAL_SPREAD), spread).point(_ANY)
+    # On the core images: Image.point checks and rounds a list's entries again on every call.
+    below = ImageChops.subtract(brightest._new(brightest.im.point(_NEUTRAL_SPREAD, None)), spread)
+    return below._new(below.im.point(_ANY, None))
 
 
 _ANY = [0] + [255] * 255
@@ -112,7 +114,10 @@ def tone(image: Image.Image, gain: float, offset: float, balance: tuple[float, f
     and it is faster too: no fresh frame to fault in, and each strip stays in cache."""
     lut: list[int] = []
     for channel_gain in balance:
-        lut += [min(255, max(0, round(v * channel_gain * gain + offset))) for v in range(256)]
+        scale = channel_gain * gain
+        # Rounded, then clamped: a third of the cost of min(max(round())) per entry, and a photo's 768 entries
+        # are a tenth of a small photo's whole tone pass.
+        lut += [0 if v < 0 else 255 if v > 255 else v for v in [round(v * scale + offset) for v in range(256)]]
     # On Pillow's core image: Image.point rounds all 768 entries again on every call, which for a strip costs
     # as much as the strip's pixels (12 MP: 39 ms this way, 53 through the public calls, 73 in one piece).
     core, rows = image.im, max(1, TONE_STRIP_BYTES // (4 * image.width))
