@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -53,12 +54,18 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return used
 
 
-def enhance_seconds(stack: Stack) -> float:
-    """What the photos processes say their recipe took, from their Prometheus exposition."""
+def worker_seconds(stack: Stack) -> dict[str, float]:
+    """What the photos processes say their threads spent, from their Prometheus exposition: "enhancement" (the
+    recipe) and each actor's messages (the enhancement within upload_item's)."""
     port = stack.env["DARKROOM_PHOTOS_METRICS_PORT"]
     text = requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
     found = re.search(r"^darkroom_enhance_cpu_seconds_total (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    spent = {"enhancement": float(found.group(1)) if found else 0.0}
+    for actor, seconds in re.findall(
+        r'^darkroom_actor_cpu_seconds_total\{actor="([^"]+)"\} (\S+)$', text, re.MULTILINE
+    ):
+        spent[actor] = float(seconds)
+    return spent
 
 
 def run(processes: int, users: int, photos: int, latency_ms: int, size: tuple[int, int]) -> dict[str, Any]:
@@ -83,7 +90,7 @@ def run(processes: int, users: int, photos: int, latency_ms: int, size: tuple[in
         for url in urls:
             _wait(url, "awaiting_pick")
         before = admin.counts()
-        cpu_before, enhance_before = cpu_seconds(stack), enhance_seconds(stack)
+        cpu_before, workers_before = cpu_seconds(stack), worker_seconds(stack)
         started = time.monotonic()
         for person in people:
             admin.pick(sub=person["sub"])
@@ -92,7 +99,7 @@ def run(processes: int, users: int, photos: int, latency_ms: int, size: tuple[in
         for url in urls:
             _wait(url, "done")
         cpu = {name: used - cpu_before[name] for name, used in cpu_seconds(stack).items()}
-        enhance = enhance_seconds(stack) - enhance_before
+        threads = {name: used - workers_before.get(name, 0.0) for name, used in worker_seconds(stack).items()}
         counts = admin.counts()
         admin.close()
     finally:
@@ -106,8 +113,20 @@ def run(processes: int, users: int, photos: int, latency_ms: int, size: tuple[in
         "refreshes_per_100": 100 * refreshes / total,
         "seconds": elapsed,
         "cpu_ms_per_photo": {name: 1000 * used / total for name, used in cpu.items()},
-        "enhance_ms_per_photo": 1000 * enhance / total,
+        "enhance_ms_per_photo": 1000 * threads.pop("enhancement") / total,
+        "actor_ms_per_photo": {name: 1000 * used / total for name, used in sorted(threads.items()) if used > 0},
     }
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs (a dict's, key by key)."""
+    out: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        if isinstance(value, dict):
+            out[key] = _median([{k: r[key].get(k, 0.0) for k in value} for r in runs])
+        else:
+            out[key] = statistics.median(r[key] for r in runs)
+    return out
 
 
 def _wait_for_albums(admin: AdminClient, total: int) -> None:
@@ -131,13 +150,23 @@ def main() -> None:
     parser.add_argument("--size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--runs", type=int, default=1, help="fresh stacks per row; each figure is their median")
     args = parser.parse_args()
     rows = []
     for n in (int(p) for p in args.processes.split(",")):
-        print(f"{n} photos process(es)...", file=sys.stderr, flush=True)
         size = tuple(int(v) for v in args.size.split("x"))
-        rows.append((n, run(n, args.users, args.photos, args.latency_ms, size)))  # type: ignore[arg-type]
-    print(f"{args.users} users x {args.photos} photos of {args.size}, {args.latency_ms} ms per Google call\n")
+        runs = []
+        for k in range(args.runs):
+            print(f"{n} photos process(es), run {k + 1}/{args.runs}...", file=sys.stderr, flush=True)
+            runs.append(run(n, args.users, args.photos, args.latency_ms, size))  # type: ignore[arg-type]
+        rows.append((n, _median(runs)))
+        if args.runs > 1:
+            rests = [sum(r["cpu_ms_per_photo"].values()) - r["enhance_ms_per_photo"] for r in runs]
+            print(f"  all but the enhancement, each run: {', '.join(f'{v:.1f}' for v in rests)}", file=sys.stderr)
+    runs_said = f", median of {args.runs} runs" if args.runs > 1 else ""
+    print(
+        f"{args.users} users x {args.photos} photos of {args.size}, {args.latency_ms} ms per Google call{runs_said}\n"
+    )
     print("| photos processes | photos/s | Photos API calls per photo | token refreshes per 100 photos |")
     print("|---|---|---|---|")
     for n, r in rows:
@@ -150,6 +179,18 @@ def main() -> None:
         every = sum(per.values())
         cells = " | ".join(f"{per[name]:.1f}" for name in PROCESS_TYPES)
         print(f"| {n} | {cells} | {every:.1f} | {enhance:.1f} | {every - enhance:.1f} |")
+    print("\nThe photos processes' CPU ms per photo: each actor's messages (process_item's without the enhancement),")
+    print("and what ran outside any message (dramatiq's consumers and heartbeats, the boot's threads, idle polls):\n")
+    actors = sorted({name for _, r in rows for name in r["actor_ms_per_photo"]})
+    print(f"| photos processes | {' | '.join(actors)} | outside messages |")
+    print("|---|" + "---|" * (len(actors) + 1))
+    for n, r in rows:
+        spent = dict(r["actor_ms_per_photo"])
+        outside = r["cpu_ms_per_photo"]["photos"] - sum(spent.values())
+        if "process_item" in spent:
+            spent["process_item"] -= r["enhance_ms_per_photo"]
+        cells = " | ".join(f"{spent.get(name, 0.0):.1f}" for name in actors)
+        print(f"| {n} | {cells} | {outside:.1f} |")
 
 
 if __name__ == "__main__":

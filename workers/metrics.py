@@ -39,6 +39,11 @@ def _make() -> dict[str, Any]:
         "enhance_cpu": prom.Counter(
             "darkroom_enhance_cpu_seconds_total", "CPU time of the enhancing threads in the recipe (decode to encode)."
         ),
+        "actor_cpu": prom.Counter(
+            "darkroom_actor_cpu_seconds_total",
+            "CPU time of the worker threads in each actor's messages (the enhancement included), by actor.",
+            ["actor"],
+        ),
         "misconfigured": prom.Counter(
             "darkroom_google_configuration_errors_total",
             "Token endpoint answers that blame darkroom's configuration (RFC 6749 §5.2), by endpoint and error.",
@@ -97,6 +102,10 @@ def refreshed() -> None:
 def enhanced(cpu_s: float) -> None:
     _metrics()["enhanced"].inc()
     _metrics()["enhance_cpu"].inc(cpu_s)
+
+
+def actor_ran(actor: str, cpu_s: float) -> None:
+    _metrics()["actor_cpu"].labels(actor).inc(cpu_s)
 
 
 def moved_bytes(direction: str, count: int) -> None:

@@ -12,7 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from settings import Settings
-from workers.queue.middleware import Budgets, GiveUp, Periodic
+from workers.queue.middleware import ActorCPU, Budgets, GiveUp, Periodic
 from workers.queue.table import QUEUES
 
 _broker: dramatiq.Broker | None = None
@@ -36,7 +36,7 @@ def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broke
     if worker_metrics:
         from dramatiq.middleware.prometheus import Prometheus
 
-        middleware.append(Prometheus())  # serves /metrics on dramatiq_prom_port
+        middleware += [Prometheus(), ActorCPU()]  # Prometheus serves /metrics on dramatiq_prom_port
     broker: dramatiq.Broker
     if settings.redis_url:
         broker = RedisBroker(url=settings.redis_url, middleware=middleware)  # type: ignore[no-untyped-call]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from settings import Settings
+from workers import metrics
 from workers.errors import PermanentError, TransientError
 from workers.queue import table
 
@@ -93,6 +95,25 @@ class GiveUp(Middleware):
             handler(tuple(message.args), exception)
         except Exception:
             log.exception("could not record the failure of message %s", message.message_id)
+
+
+class ActorCPU(Middleware):
+    """The CPU time of each message's worker thread, counted by actor (darkroom_actor_cpu_seconds_total): what a
+    process spends outside it is dramatiq's own (fetching, acknowledging) and its idle polls."""
+
+    def __init__(self) -> None:
+        self._started = threading.local()
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        self._started.at = time.thread_time()
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            self._started.at = None
+            metrics.actor_ran(message.actor_name, time.thread_time() - started)
+
+    after_skip_message = after_process_message
 
 
 class Periodic(Middleware):
