@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -29,36 +29,55 @@ class Source:
 
 
 def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: str, found: list[Source]) -> list[str]:
-    """Ledger rows for what was found, each new photo held for its turn (workers.photos.turns); an item already in
-    the ledger keeps its row. Returns unfinished ids."""
-    with db.session() as s:
-        existing = {
-            row.source_media_id: row
-            for row in s.scalars(
-                select(Item).where(
-                    Item.sub == sub, Item.recipe == recipe, Item.source_media_id.in_([f.media_id for f in found])
-                )
-            )
+    """Ledger rows for what was found, each new photo held for its turn (workers.photos.turns) in the order found
+    (each a microsecond after the one before: turns go oldest first); an item already in the ledger keeps its
+    row, with the new base URL. Returns unfinished ids. On Core, in one transaction: through the ORM a pick of 96
+    photos cost 50 ms of CPU."""
+    at = utcnow()
+    with db.connection() as c:
+        query = select(_ITEMS.c.source_media_id, _ITEMS.c.id, _ITEMS.c.state).where(
+            _ITEMS.c.sub == sub, _ITEMS.c.recipe == recipe, _ITEMS.c.source_media_id.in_([f.media_id for f in found])
+        )
+        existing: dict[str, tuple[str, str]] = {
+            media_id: (item_id, state) for media_id, item_id, state in c.execute(query)
         }
-        for f in found:
-            row = existing.get(f.media_id)
-            if row is None:
-                row = Item(
-                    id=secrets.token_hex(16),
-                    submission_id=submission_id,
-                    sub=sub,
-                    source=source,
-                    source_media_id=f.media_id,
-                    recipe=recipe,
-                    state=ItemState.HELD if f.is_photo else ItemState.SKIPPED,
-                    error_code=None if f.is_photo else NOT_A_PHOTO,
-                )
-                s.add(row)
-                existing[f.media_id] = row
-            if row.state not in FINAL:
-                row.base_url, row.filename, row.mime_type = f.base_url, f.filename, f.mime_type
-                row.submission_id = submission_id
-        return [row.id for row in existing.values() if row.state not in FINAL]
+        new: list[dict[str, Any]] = []
+        again: list[dict[str, Any]] = []
+        for n, f in enumerate(found):
+            seen = {"base_url": f.base_url, "filename": f.filename, "mime_type": f.mime_type}
+            if f.media_id in existing:
+                item_id, state = existing[f.media_id]
+                if state not in FINAL:
+                    again.append({"item_id": item_id, "to_submission": submission_id, **_prefixed(seen)})
+                continue
+            state = ItemState.HELD if f.is_photo else ItemState.SKIPPED
+            item_id = secrets.token_hex(16)
+            existing[f.media_id] = (item_id, state)
+            new.append(
+                {
+                    "id": item_id,
+                    "submission_id": submission_id,
+                    "sub": sub,
+                    "source": source,
+                    "source_media_id": f.media_id,
+                    "recipe": recipe,
+                    "state": state,
+                    "error_code": None if f.is_photo else NOT_A_PHOTO,
+                    "attempts": 0,
+                    "created_at": at + timedelta(microseconds=n),
+                    "updated_at": at,
+                    **seen,
+                }
+            )
+        if new:
+            c.execute(insert(_ITEMS), new)
+        if again:
+            c.execute(_FOUND_AGAIN, again)
+        return [item_id for item_id, state in existing.values() if state not in FINAL]
+
+
+def _prefixed(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"to_{name}": value for name, value in values.items()}
 
 
 def get(db: Database, item_id: str) -> Item | None:
@@ -102,6 +121,16 @@ _CREATED = (
 )
 
 
+_FOUND_AGAIN = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
+    .values(
+        submission_id=bindparam("to_submission"),
+        base_url=bindparam("to_base_url"),
+        filename=bindparam("to_filename"),
+        mime_type=bindparam("to_mime_type"),
+    )
+)
 _OLDEST_HELD = (
     select(_ITEMS.c.id)
     .where(_ITEMS.c.sub == bindparam("user"), _ITEMS.c.state == ItemState.HELD)

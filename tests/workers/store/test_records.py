@@ -70,8 +70,19 @@ def test_ledger_keeps_one_row_per_item_and_recipe(store):
     found = [Source("m1", "http://x/1", "a.jpg", "image/jpeg"), Source("m2", "http://x/2", "b.jpg", "image/jpeg")]
     first = items.add(db, submission_id, "42", "picker", "auto-v1", found)
     items.set_state(db, first[0], "done")
-    again = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+    later, _ = submissions.record(db, vault, "4/0Acode-two", "picker")
+    fresh = [Source("m1", "http://x/1b", "a.jpg", "image/jpeg"), Source("m2", "http://x/2b", "b2.jpg", "image/png")]
+    again = items.add(db, later, "42", "picker", "auto-v1", fresh)
     assert len(first) == 2 and again == [first[1]]
+    picked_again, done = items.get(db, first[1]), items.get(db, first[0])
+    assert picked_again is not None and done is not None
+    assert (picked_again.base_url, picked_again.filename, picked_again.mime_type) == (
+        "http://x/2b",
+        "b2.jpg",
+        "image/png",
+    )
+    assert picked_again.submission_id == later and picked_again.state == "held"
+    assert done.base_url == "http://x/1" and done.submission_id == submission_id  # a finished item keeps its row
     other_recipe = items.add(db, submission_id, "42", "picker", "auto-v2", found)
     assert len(other_recipe) == 2 and not set(other_recipe) & set(first)
 
