@@ -54,17 +54,24 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return used
 
 
+WORKER_TYPES = ("exchange", "photos", "maintenance")
+
+
 def worker_seconds(stack: Stack) -> dict[str, float]:
-    """What the photos processes say their threads spent, from their Prometheus exposition: "enhancement" (the
-    recipe) and each actor's messages (the enhancement within upload_item's)."""
-    port = stack.env["DARKROOM_PHOTOS_METRICS_PORT"]
-    text = requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
-    found = re.search(r"^darkroom_enhance_cpu_seconds_total (\S+)$", text, re.MULTILINE)
-    spent = {"enhancement": float(found.group(1)) if found else 0.0}
-    for actor, seconds in re.findall(
-        r'^darkroom_actor_cpu_seconds_total\{actor="([^"]+)"\} (\S+)$', text, re.MULTILINE
-    ):
-        spent[actor] = float(seconds)
+    """What the worker processes say their threads spent, from their Prometheus exposition: "enhancement" (the
+    recipe, in the photos processes) and each actor's messages, as "type/actor" (the enhancement within
+    photos/process_item)."""
+    spent = {}
+    for kind in WORKER_TYPES:
+        port = stack.env[f"DARKROOM_{kind.upper()}_METRICS_PORT"]
+        text = requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
+        if kind == "photos":
+            found = re.search(r"^darkroom_enhance_cpu_seconds_total (\S+)$", text, re.MULTILINE)
+            spent["enhancement"] = float(found.group(1)) if found else 0.0
+        for actor, seconds in re.findall(
+            r'^darkroom_actor_cpu_seconds_total\{actor="([^"]+)"\} (\S+)$', text, re.MULTILINE
+        ):
+            spent[f"{kind}/{actor}"] = float(seconds)
     return spent
 
 
@@ -179,18 +186,20 @@ def main() -> None:
         every = sum(per.values())
         cells = " | ".join(f"{per[name]:.1f}" for name in PROCESS_TYPES)
         print(f"| {n} | {cells} | {every:.1f} | {enhance:.1f} | {every - enhance:.1f} |")
-    print("\nThe photos processes' CPU ms per photo: each actor's messages (process_item's without the enhancement),")
-    print("and what ran outside any message (dramatiq's consumers and heartbeats, the boot's threads, idle polls):\n")
+    print("\nThe worker processes' CPU ms per photo: each actor's messages (photos/process_item's without the")
+    print("enhancement), and what ran outside any message (dramatiq's consumers and heartbeats, idle polls):\n")
     actors = sorted({name for _, r in rows for name in r["actor_ms_per_photo"]})
-    print(f"| photos processes | {' | '.join(actors)} | outside messages |")
-    print("|---|" + "---|" * (len(actors) + 1))
+    columns = [*actors, *(f"{kind} outside messages" for kind in WORKER_TYPES)]
+    print(f"| photos processes | {' | '.join(columns)} |")
+    print("|---|" + "---|" * len(columns))
     for n, r in rows:
         spent = dict(r["actor_ms_per_photo"])
-        outside = r["cpu_ms_per_photo"]["photos"] - sum(spent.values())
-        if "process_item" in spent:
-            spent["process_item"] -= r["enhance_ms_per_photo"]
-        cells = " | ".join(f"{spent.get(name, 0.0):.1f}" for name in actors)
-        print(f"| {n} | {cells} | {outside:.1f} |")
+        for kind in WORKER_TYPES:
+            inside = sum(v for name, v in r["actor_ms_per_photo"].items() if name.startswith(f"{kind}/"))
+            spent[f"{kind} outside messages"] = r["cpu_ms_per_photo"][kind] - inside
+        if "photos/process_item" in spent:
+            spent["photos/process_item"] -= r["enhance_ms_per_photo"]
+        print(f"| {n} | {' | '.join(f'{spent.get(name, 0.0):.1f}' for name in columns)} |")
 
 
 if __name__ == "__main__":
