@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, func, insert, or_, select, update
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -92,9 +92,20 @@ def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> No
 
 # The per-photo statements, built once and run on Core (Database.connection): one row each way.
 _ITEMS = cast(Table, Item.__table__)
+
+
+def _one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
+    """state IN (...) as equalities: SQLAlchemy expands an IN's list anew on every execution (40 us each)."""
+    return or_(*(_ITEMS.c.state == state for state in states))
+
+
+def _none_of(states: tuple[str, ...]) -> ColumnElement[bool]:
+    return and_(*(_ITEMS.c.state != state for state in states))
+
+
 _BEGIN_ATTEMPT = (
     update(_ITEMS)
-    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.state.not_in((*FINAL, ItemState.HELD)))
+    .where(_ITEMS.c.id == bindparam("item_id"), _none_of((*FINAL, ItemState.HELD)))
     .values(attempts=_ITEMS.c.attempts + 1)
     .returning(*_ITEMS.c)
 )
@@ -111,9 +122,9 @@ _RECORD_UPLOAD = (
 )
 _BATCH_WAIT = select(
     func.count().filter(_ITEMS.c.state == ItemState.UPLOADED),
-    func.count().filter(_ITEMS.c.state.in_(ITEM_BEFORE_UPLOAD)),
+    func.count().filter(_one_of(ITEM_BEFORE_UPLOAD)),
     func.min(_ITEMS.c.uploaded_at).filter(_ITEMS.c.state == ItemState.UPLOADED),
-).where(_ITEMS.c.sub == bindparam("sub"), _ITEMS.c.state.in_((ItemState.UPLOADED, *ITEM_BEFORE_UPLOAD)))
+).where(_ITEMS.c.sub == bindparam("sub"), _one_of((ItemState.UPLOADED, *ITEM_BEFORE_UPLOAD)))
 _CREATED = (
     update(_ITEMS)
     .where(_ITEMS.c.id == bindparam("item_id"))
