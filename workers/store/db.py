@@ -14,10 +14,23 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, CursorResult, Engine, Result, Table, create_engine, event, make_url, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Dialect,
+    Engine,
+    Result,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from workers.errors import Unavailable
 
@@ -36,6 +49,51 @@ def translated() -> Iterator[None]:
         raise
     except (DBAPIError, PoolTimeout) as exc:
         raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+
+
+class Prepared:
+    """A Core statement compiled once for one dialect, to run on the driver itself (Database.driver): the
+    per-photo statements, where SQLAlchemy's work around each execution (pool checkout and reset, cache key,
+    parameter and result processing) cost more than the statement (120 us against 13 on SQLite). What
+    SQLAlchemy would add is done here too: the statement's constants, the columns' Python `onupdate` values, and
+    each type's bind and result conversion (SQLite keeps datetimes as text)."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self.asked = tuple(name for name, bind in compiled.binds.items() if bind.required)
+        self.onupdate = [(column.key, column.onupdate.arg) for column in compiled.update_prefetch]  # type: ignore[union-attr]
+        processors = compiled._bind_processors  # noqa: SLF001 - what SQLAlchemy itself applies
+        self.binds = {
+            name: cast(Callable[[Any], Any], processors[name]) for name in compiled.binds if name in processors
+        }
+        self.results = [column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns]  # noqa: SLF001
+
+    def parameters(self, given: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = {**self.fixed, **{name: given[name] for name in self.asked}}
+        for key, make in self.onupdate:
+            values[key] = make(None)
+        for name, convert in self.binds.items():
+            values[name] = convert(values[name])
+        return [values[name] for name in self.order] if self.order is not None else values
+
+    def rows(self, found: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if not any(self.results):
+            return [tuple(row) for row in found]
+        return [tuple(p(v) if p else v for p, v in zip(self.results, row, strict=True)) for row in found]
+
+
+class Driver:
+    """One transaction on a pooled driver connection (Database.driver)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def run(self, prepared: Prepared, **given: Any) -> list[tuple[Any, ...]]:
+        cursor = self._connection.execute(prepared.sql, prepared.parameters(given))
+        return prepared.rows(cursor.fetchall()) if cursor.description else []
 
 
 def changed(result: Result[Any]) -> int:
@@ -75,6 +133,30 @@ class Database:
         ORM statements cost more CPU than the statements themselves. Writes no outbox rows."""
         with translated(), self.engine.begin() as connection:
             yield connection
+
+    @contextlib.contextmanager
+    def driver(self) -> Iterator[Driver]:
+        """One transaction on the driver itself, for statements made with `prepared` (the per-photo path)."""
+        engine = self.engine
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        with translated():
+            pooled = engine.raw_connection()
+            try:
+                connection: Any = pooled.driver_connection
+                try:
+                    yield Driver(connection)
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+            except dbapi_error as exc:
+                raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
+            finally:
+                pooled.close()
+
+    @functools.cache  # noqa: B019 - a handful per process: the per-photo statements
+    def prepared(self, statement: ClauseElement) -> Prepared:
+        return Prepared(statement, self.engine.dialect)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -92,6 +92,7 @@ def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> No
 
 # The per-photo statements, built once and run on Core (Database.connection): one row each way.
 _ITEMS = cast(Table, Item.__table__)
+_COLUMNS = tuple(column.key for column in _ITEMS.c)
 
 
 def _one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
@@ -161,9 +162,9 @@ _RELEASE = (
 def begin_attempt(db: Database, item_id: str) -> Item | None:
     """The item with this delivery counted; None if it is finished, gone, or held for its turn (a stray copy of
     its message: it is sent when its turn comes)."""
-    with db.connection() as c:
-        row = c.execute(_BEGIN_ATTEMPT, {"item_id": item_id}).first()
-    return Item(**row._mapping) if row is not None else None
+    with db.driver() as d:
+        rows = d.run(db.prepared(_BEGIN_ATTEMPT), item_id=item_id)
+    return Item(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
 
 @dataclass(frozen=True)
@@ -223,13 +224,14 @@ def record_upload(
     sealed = ITEM_UPLOAD.seal(vault, item.id, upload_token)
     at = utcnow()
     values = {"item_id": item.id, "sealed": sealed, "at": at, "input_bytes": input_bytes}
-    with db.connection() as c:
-        c.execute(_RECORD_UPLOAD, {**values, "output_bytes": output_bytes})
-        waiting = _batch_wait(c, item.sub)
+    with db.driver() as d:
+        d.run(db.prepared(_RECORD_UPLOAD), **values, output_bytes=output_bytes)
+        [(uploaded, coming, oldest)] = d.run(db.prepared(_BATCH_WAIT), sub=item.sub)
+        waiting = BatchWait(int(uploaded or 0), bool(coming), oldest)
         if not (release and waiting.coming):  # no statement after a user's last photo
             return waiting
-        released = c.execute(_RELEASE, {"user": item.sub, "n": release, "at": at}).scalars()
-        return dataclasses.replace(waiting, released=tuple(released))
+        released = d.run(db.prepared(_RELEASE), user=item.sub, n=release, at=at)
+        return dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released))
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
