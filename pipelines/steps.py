@@ -51,9 +51,7 @@ def neutral_mask(image: Image.Image) -> Image.Image:
     r, g, b = image.split()
     brightest = ImageChops.lighter(ImageChops.lighter(r, g), b)
     spread = ImageChops.subtract(brightest, ImageChops.darker(ImageChops.darker(r, g), b))
-    # On the core images: Image.point checks and rounds a list's entries again on every call.
-    below = ImageChops.subtract(brightest._new(brightest.im.point(_NEUTRAL_SPREAD, None)), spread)
-    return below._new(below.im.point(_ANY, None))
+    return ImageChops.subtract(brightest.point(_NEUTRAL_SPREAD), spread).point(_ANY)
 
 
 _ANY = [0] + [255] * 255

@@ -69,7 +69,9 @@ class Prepared:
         self.binds = {
             name: cast(Callable[[Any], Any], processors[name]) for name in compiled.binds if name in processors
         }
-        self.results = [column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns]  # noqa: SLF001
+        columns = compiled._result_columns  # noqa: SLF001
+        self.names = tuple(str(column[0]) for column in columns)
+        self.results = [column[3]._cached_result_processor(dialect, None) for column in columns]
 
     def parameters(self, given: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = {**self.fixed, **{name: given[name] for name in self.asked}}
@@ -94,6 +96,11 @@ class Driver:
     def run(self, prepared: Prepared, **given: Any) -> list[tuple[Any, ...]]:
         cursor = self._connection.execute(prepared.sql, prepared.parameters(given))
         return prepared.rows(cursor.fetchall()) if cursor.description else []
+
+    def first(self, prepared: Prepared, **given: Any) -> dict[str, Any] | None:
+        """The first row, by column name, or None."""
+        rows = self.run(prepared, **given)
+        return dict(zip(prepared.names, rows[0], strict=True)) if rows else None
 
 
 def changed(result: Result[Any]) -> int:

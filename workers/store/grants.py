@@ -31,14 +31,13 @@ class Access:
 
 _GRANTS = cast(Table, Grant.__table__)
 _GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))
-_COLUMNS = tuple(column.key for column in _GRANTS.c)
 
 
 def get(db: Database, sub: str) -> Grant | None:
     """The grant, read on the driver (once per photo: tokens.access_for), detached from any session."""
     with db.driver() as d:
-        rows = d.run(db.prepared(_GET), sub=sub)
-    return Grant(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
+        row = d.first(db.prepared(_GET), sub=sub)
+    return Grant(**row) if row is not None else None
 
 
 def save_exchange(
