@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench bench-pipeline bench-ingest bench-scale run lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

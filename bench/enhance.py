@@ -10,6 +10,7 @@ GPS, an sRGB ICC profile): landscape JPEGs, a 12 MP portrait JPEG stored sideway
           HEIF decode + JPEG encode
 - naive:  RGB decode, exif_transpose, autocontrast 0.5 %, UnsharpMask(2, 150, 3) on RGB, encode
 - recipe: darkroom's default recipe (auto-v1), bytes in, bytes out
+- portable: the recipe with the tone pass's portable loop, as on a CPU without AVX-512 VBMI (pipelines/_tone.c)
 
 CPU time per photo (time.process_time, one thread), so MP/s is per core. The three run interleaved,
 round after round, and the medians are compared, so machine noise hits all of them alike.
@@ -33,11 +34,11 @@ from PIL import Image, ImageFilter, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.photos import heic, jpeg  # noqa: E402
-from pipelines import codec, dqt, enhance_bytes, recipes, steps  # noqa: E402
+from pipelines import _tone, codec, dqt, enhance_bytes, recipes, steps  # noqa: E402
 
 
 def floor(data: bytes) -> bytes:
-    decoded = codec.decode(data)
+    decoded = codec.decode(data, frame=codec.thread_frame())  # as enhance_bytes decodes
     return codec.encode(decoded, decoded.image).data
 
 
@@ -56,7 +57,15 @@ def recipe(data: bytes) -> bytes:
     return enhance_bytes(data).data
 
 
-CASES: dict[str, Callable[[bytes], bytes]] = {"floor": floor, "naive": naive, "recipe": recipe}
+def portable(data: bytes) -> bytes:
+    chosen, steps.IN_PLACE = steps.IN_PLACE, _tone.apply_portable
+    try:
+        return enhance_bytes(data).data
+    finally:
+        steps.IN_PLACE = chosen
+
+
+CASES: dict[str, Callable[[bytes], bytes]] = {"floor": floor, "naive": naive, "recipe": recipe, "portable": portable}
 
 
 def measure(data: bytes, rounds: int) -> dict[str, float]:
@@ -102,6 +111,26 @@ def sharpening_costs(data: bytes, rounds: int) -> tuple[float, float]:
     return statistics.median(pixels), statistics.median(tables)
 
 
+def tone_costs(data: bytes, rounds: int) -> dict[str, float]:
+    """CPU seconds of the tone pass alone on one decoded photo: in its frame with SIMD (where the CPU has it) and
+    with the portable loop, and with Pillow's point a strip at a time (what a frame Pillow allocated gets)."""
+    in_frame, in_pillow = codec.decode(data, frame=codec.Frame()), codec.decode(data)
+    assert in_frame.frame is not None
+    lut = bytes(range(256)) * 3
+    passes: dict[str, Callable[[], object]] = {
+        "simd": lambda: _tone.apply(in_frame.frame, lut),
+        "portable": lambda: _tone.apply_portable(in_frame.frame, lut),
+        "pillow": lambda: steps.tone(in_pillow.image, 1.0, 0.0, (1.0, 1.0, 1.0)),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in passes}
+    for _ in range(rounds):
+        for name, run in passes.items():
+            started = time.process_time()
+            run()
+            seconds[name].append(time.process_time() - started)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 def peak_rss_mib(megapixels: int) -> tuple[float, float]:
     """Peak RSS of a fresh process before and after it enhances one photo of this size, read from a file
     (the photo is generated here, so its generation does not count)."""
@@ -128,7 +157,7 @@ def main() -> None:
     parser.add_argument("--rss-mp", type=int, default=48)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results, sharpening = [], None
+    results, sharpening, tone = [], None, None
     for photo in args.photos.split(","):
         kind, mp = photo.split("-")[0], int(photo.split("-")[1])
         print(f"generating {photo}...", file=sys.stderr, flush=True)
@@ -138,6 +167,8 @@ def main() -> None:
         medians = measure(data, args.rounds)
         if kind == "heic" and sharpening is None:
             sharpening = (photo, *sharpening_costs(data, args.rounds))
+        if kind != "heic" and tone is None:
+            tone = (photo, tone_costs(data, args.rounds))
         pixels = width * height / 1e6
         size_ratio = len(recipe(data)) / len(data)
         results.append(
@@ -147,30 +178,39 @@ def main() -> None:
                 "seconds": medians,
                 "mp_per_s": {k: pixels / v for k, v in medians.items()},
                 "recipe_over_floor": medians["recipe"] / medians["floor"],
+                "portable_over_floor": medians["portable"] / medians["floor"],
                 "naive_over_recipe": medians["naive"] / medians["recipe"],
                 "output_over_input": size_ratio,
             }
         )
     rss = peak_rss_mib(args.rss_mp)
     if args.json:
-        print(json.dumps({"results": results, "peak_rss_mib": rss, "sharpening": sharpening}, indent=1))
+        print(json.dumps({"results": results, "peak_rss_mib": rss, "sharpening": sharpening, "tone": tone}, indent=1))
         return
     print(
         "| photo | input MB | floor ms | recipe ms | floor MP/s | naive MP/s | recipe MP/s | recipe / floor "
-        "| naive / recipe | output / input size |"
+        "| without SIMD | naive / recipe | output / input size |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         s, ms = r["mp_per_s"], {k: v * 1000 for k, v in r["seconds"].items()}
         print(
             f"| {r['photo']} | {r['input_mb']:.1f} | {ms['floor']:.0f} | {ms['recipe']:.0f} | {s['floor']:.1f} "
-            f"| {s['naive']:.1f} | {s['recipe']:.1f} | {r['recipe_over_floor']:.2f}x | {r['naive_over_recipe']:.2f}x "
+            f"| {s['naive']:.1f} | {s['recipe']:.1f} | {r['recipe_over_floor']:.2f}x | {r['portable_over_floor']:.2f}x "
+            f"| {r['naive_over_recipe']:.2f}x "
             f"| {r['output_over_input']:.2f} |"
         )
     if sharpening is not None:
         print(
             f"\nsharpening a decoded {sharpening[0]} in pixels: {sharpening[1] * 1000:.0f} ms of CPU; "
             f"scaling the luma table of the JPEG written instead: {sharpening[2] * 1000:.2f} ms"
+        )
+    if tone is not None:
+        ms = {name: v * 1000 for name, v in tone[1].items()}
+        print(
+            f"\nthe tone pass alone on {tone[0]}: {ms['simd']:.1f} ms in the frame "
+            f"({_tone.SIMD or 'no SIMD on this CPU'}), {ms['portable']:.1f} ms with the portable loop, "
+            f"{ms['pillow']:.1f} ms with Pillow's point"
         )
     print(
         f"\npeak RSS of one process enhancing one {args.rss_mp} MP photo: {rss[1]:.0f} MiB "

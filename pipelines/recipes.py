@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from pipelines import dqt, steps
-from pipelines.codec import Decoded, Enhanced, decode, encode
+from pipelines.codec import Decoded, Enhanced, decode, encode, thread_frame
 from pipelines.dqt import Sharpen
 
 
@@ -29,7 +29,8 @@ class Auto:
         image = decoded.image
         found = steps.stats(image, 0.0 if decoded.sharpened else self.sharpen.amount)
         gain, offset = steps.levels(found.luma, self.clip, self.max_gain)
-        return steps.tone(image, gain, offset, steps.gray_world(found.neutral_means, self.max_balance))
+        balance = steps.gray_world(found.neutral_means, self.max_balance)
+        return steps.tone(image, gain, offset, balance, decoded.frame)
 
 
 RECIPES: dict[str, Auto] = {"auto-v1": Auto()}
@@ -47,7 +48,7 @@ def enhance_bytes(data: bytes, name: str = "auto-v1") -> Enhanced:
     decoder from scaled tables (pipelines.dqt); any other input's by the next decoder of the JPEG written,
     whose tables are scaled the same way (a pixel pass cost 250 ms at 12 MP, as much as the rest together)."""
     chosen = recipe(name)
-    decoded = decode(data, chosen.sharpen)
+    decoded = decode(data, chosen.sharpen, frame=thread_frame())
     enhanced = encode(decoded, chosen(decoded))
     if decoded.sharpened:
         return enhanced
@@ -56,4 +57,4 @@ def enhance_bytes(data: bytes, name: str = "auto-v1") -> Enhanced:
         return dataclasses.replace(enhanced, data=boosted)
     # Not reached with Pillow's encoder (YCbCr, a luma table of its own); in pixels if it ever is.
     in_pixels = steps.sharpen_luma(decoded.image, chosen.sharpen.amount)
-    return encode(decoded, chosen(dataclasses.replace(decoded, image=in_pixels)))
+    return encode(decoded, chosen(dataclasses.replace(decoded, image=in_pixels, frame=None)))
