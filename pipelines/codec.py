@@ -75,7 +75,7 @@ def _keep_freed_bytes() -> None:
 
 
 _keep_freed_bytes()
-# A thread's Frame keeps the memory of its largest JPEG up to this (a 24 MP frame); a larger one is let go.
+# A thread's Frame keeps the memory of its largest photo up to this (a 24 MP frame); a larger one is let go.
 FRAME_KEPT_BYTES = 100 << 20
 _RGBX = 4  # bytes a pixel of a decoded RGB frame
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -110,13 +110,15 @@ class Decoded:
 
 
 class Frame:
-    """Memory that decoded JPEGs' pixels go into, one photo after another, kept for the next one.
+    """Memory that decoded photos' pixels go into, one photo after another, kept for the next one.
 
-    Pillow zeroes every frame it allocates (48 MB at 12 MP), which the decoder then overwrites: 14 ms of a 12 MP
-    photo's 104. In a Frame the decoder writes into memory already faulted in, and the tone pass can change the
-    pixels where they are (pipelines/_tone.c) instead of into a second frame. So a photo decoded into a Frame is
-    good until the next decode into the same Frame: one Frame a thread (thread_frame), used by enhance_bytes,
-    which returns only the bytes it encoded.
+    Pillow zeroes every frame it allocates (48 MB at 12 MP), which the decoder then overwrites: the 12 MP codec
+    floor went from 104 to 90-99 ms without it. In a Frame the decoder writes into memory already faulted in, and
+    the tone pass can change the pixels where they are (pipelines/_tone.c) instead of into a second frame. So a
+    photo decoded into a Frame is good until the next decode into the same Frame: one Frame a thread
+    (thread_frame), used by enhance_bytes, which returns only the bytes it encoded. The last photo's pixels stay
+    in it, maybe another user's; a decoder writes every row or raises (a truncated photo is a DecodeError), so
+    none of them reaches the next photo (tests/pipelines/test_tone.py breaks photos to show it).
     """
 
     def __init__(self, kept_bytes: int = FRAME_KEPT_BYTES) -> None:

@@ -131,11 +131,11 @@ def tone(
         # Rounded, then clamped: a third of the cost of min(max(round())) per entry, and a photo's 768 entries
         # are a tenth of a small photo's whole tone pass.
         lut += [0 if v < 0 else 255 if v > 255 else v for v in [round(v * scale + offset) for v in range(256)]]
-    # On Pillow's core image: Image.point rounds all 768 entries again on every call, which for a strip costs
-    # as much as the strip's pixels (12 MP: 39 ms this way, 53 through the public calls, 73 in one piece).
     if frame is not None and IN_PLACE is not None:
         IN_PLACE(frame, bytes(lut))
         return image
+    # On Pillow's core image: Image.point rounds all 768 entries again on every call, which for a strip costs
+    # as much as the strip's pixels (12 MP: 39 ms this way, 53 through the public calls, 73 in one piece).
     core, rows = image.im, max(1, TONE_STRIP_BYTES // (4 * image.width))
     for top in range(0, image.height, rows):
         box = (0, top, image.width, min(image.height, top + rows))

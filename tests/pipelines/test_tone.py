@@ -100,3 +100,30 @@ def test_photos_enhanced_one_after_another_on_a_thread_are_each_right():
     inputs = [photos.jpeg(320 + 16 * n, 240, seed=n) for n in range(3)]
     alone = [enhance_bytes(data).data for data in inputs]
     assert [enhance_bytes(data).data for data in inputs + inputs[::-1]] == alone + alone[::-1]
+
+
+def test_a_broken_photo_never_shows_the_pixels_the_frame_held_before():
+    """A frame keeps the last photo's pixels, maybe another user's: a photo whose decoder stopped short must fail,
+    or come out as it does in a fresh frame Pillow zeroed, never with rows of the photo before it."""
+    frame = codec.Frame()
+    previous = photos.jpeg(320, 240, seed=8)
+    rnd = random.Random(9)
+    for progressive in (False, True):
+        image = Image.open(io.BytesIO(photos.jpeg(320, 240, seed=9)))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90, progressive=progressive)
+        whole = out.getvalue()
+        cuts = [whole[:n] for n in sorted(rnd.sample(range(200, len(whole)), 25))]
+        damaged = []
+        for _ in range(25):
+            spoiled = bytearray(whole)
+            at = rnd.randrange(len(whole) // 3, len(whole) - 2)
+            spoiled[at : at + 8] = rnd.randbytes(8)
+            damaged.append(bytes(spoiled))
+        for broken in cuts + damaged:
+            codec.decode(previous, frame=frame)
+            try:
+                decoded = codec.decode(broken, frame=frame)
+            except codec.DecodeError:
+                continue
+            assert decoded.image.tobytes() == codec.decode(broken).image.tobytes()
