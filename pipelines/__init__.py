@@ -1,4 +1,5 @@
-"""Pure image code: decode, enhance recipes, encode. Imports the standard library, Pillow and pi-heif only.
+"""Pure image code: decode, enhance recipes, encode. Imports the standard library, Pillow and pi-heif only, and
+its own C loop for the tone pass (_tone.c, optional: steps falls back to Pillow).
 
 enhance_bytes(data, recipe) -> Enhanced      the whole recipe on one photo's bytes
 """
