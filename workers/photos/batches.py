@@ -1,7 +1,7 @@
 """Album items from uploads: one batchCreate for up to 49 of a user's uploaded items, one batch at a time per
 user. An item found in `creating` had a batchCreate whose outcome is unknown (a crash, a timeout): the marker
 in its file name (names.py) is searched in the album before anything is created again, so a redelivery never
-makes a duplicate.
+makes a duplicate. After a batch, the next is asked for at once only if what is left is worth a call already.
 
 Uploads ask for a batch (`ask`) once it is worth a call: it is full, nothing more of the user's is coming, or
 its oldest upload has waited `batch_wait_s`. A user has at most one such request on its way, not one per
@@ -35,9 +35,10 @@ CLAIM_MARGIN_S = 5.0  # a request's claim outlives its delay by this much: time 
 def ask(ctx: Context, sub: str, waiting: items.BatchWait) -> None:
     """After an upload: a batch, unless more uploads are coming soon enough to fill it."""
     if waiting.uploaded and _worth_a_call(ctx, waiting):
-        delay_s = ctx.settings.create_batch_delay_ms / 1000  # lets the uploads finishing alongside join in
-        if ctx.locks.claim(f"create:{sub}", delay_s + CLAIM_MARGIN_S):
-            messages.create_items(sub, delay_ms=ctx.settings.create_batch_delay_ms)
+        # The delay lets the uploads finishing alongside join in; after the user's last one, none can.
+        delay_ms = ctx.settings.create_batch_delay_ms if waiting.coming else 0
+        if ctx.locks.claim(f"create:{sub}", delay_ms / 1000 + CLAIM_MARGIN_S):
+            messages.create_items(sub, delay_ms=delay_ms or None)
 
 
 def _worth_a_call(ctx: Context, waiting: items.BatchWait) -> bool:
@@ -72,7 +73,10 @@ def create_album_items(ctx: Context, sub: str) -> None:
             # documents neither; google-apis.md §11). Make a new one on the retry, which finishes the items.
             albums.forget_target_album(ctx, sub)
             raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
-    if items.in_state(ctx.db, sub, ItemState.UPLOADED, 1):
+    # What is left is asked for now only if it is worth a call; else the uploads still coming ask (or the sweeper,
+    # if they stall). A message sent anyway would find it not worth a call and send itself again, in a loop.
+    left = items.batch_wait(ctx.db, sub)
+    if left.uploaded and _worth_a_call(ctx, left):
         messages.create_items(sub)
     for submission_id in {i.submission_id for i in settled} | {i.submission_id for i, _ in batch}:
         completion.finish_if_complete(ctx, submission_id)

@@ -6,7 +6,9 @@ import pytest
 
 from tests.support.stub import picked
 from workers.errors import Unavailable
+from workers.google.photos import MAX_BATCH
 from workers.photos import batches, upload
+from workers.queue import table
 from workers.store import grants, items, submissions
 from workers.store.states import AlbumPurpose, ItemState, SubmissionStatus
 
@@ -107,3 +109,33 @@ def test_an_upload_after_the_batch_was_read_asks_again(uc, admin):
     for _ in uc.take("create_items"):
         batches.create_album_items(uc.ctx, done.sub)
     assert {items.get(uc.ctx.db, i).state for i in (first, second)} == {ItemState.DONE}  # type: ignore[union-attr]
+
+
+def test_a_batch_leaves_what_is_not_worth_a_call_to_the_uploads_still_coming(uc, admin):
+    """After a batch, the uploads left over, with more coming, are asked for by those still coming. A message
+    sent for them at once would find them not worth a call and send itself again: a loop of messages for
+    each user until their next batch fills."""
+    done, queued = picked(uc, admin, photos=MAX_BATCH + 2)
+    asked = []
+    while len(queued) > 1:  # all but the last photo uploaded
+        upload.upload_item(uc.ctx, queued.pop(0))
+        asked += uc.sent("create_items")
+        queued += [item_id for (item_id,) in uc.take("process_item")]
+    assert asked == [(done.sub,)]  # the full batch asked for once
+    batches.create_album_items(uc.ctx, done.sub)  # 49 into the album, one left uploaded, one coming
+    assert admin.counts()["library.mediaItems.batchCreate"] == 1
+    assert uc.sent("create_items") == []
+    upload.upload_item(uc.ctx, queued.pop())  # the last one asks for the rest
+    assert uc.take("create_items") == [(done.sub,)]
+    batches.create_album_items(uc.ctx, done.sub)
+    assert admin.counts()["library.mediaItems.batchCreate"] == 2 and uc.sent("create_items") == []
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE  # type: ignore[union-attr]
+
+
+def test_a_users_last_upload_asks_for_its_batch_without_the_delay(uc, admin):
+    """The delay lets uploads finishing alongside join the batch; after the user's last one, none can."""
+    done, [first, second] = picked(uc, admin, photos=2)
+    upload.upload_item(uc.ctx, first)
+    upload.upload_item(uc.ctx, second)
+    queue = table.spec("create_items").queue
+    assert uc.sent("create_items") == [(done.sub,)] and not uc.stub.queues[f"{queue}.DQ"].queue
