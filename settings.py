@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     # pick waits its turn in the ledger. About the photos threads of one machine (processes x threads) and up:
     # more lets a lone user use more workers, less lets a newcomer's first photo start sooner.
     photos_user_window: int = Field(default=8, ge=1)
+    # How long a batch asked for waits for the uploads finishing alongside to join it (none after a user's last).
     create_batch_delay_ms: int = 1500
     # The longest an upload waits for its batchCreate to fill up while more of the user's photos are on their
     # way: checked as each upload finishes, and by the sweeper when none finishes for a while.
