@@ -34,7 +34,7 @@ CLAIM_MARGIN_S = 5.0  # a request's claim outlives its delay by this much: time 
 
 def ask(ctx: Context, sub: str, waiting: items.BatchWait) -> None:
     """After an upload: a batch, unless more uploads are coming soon enough to fill it."""
-    if waiting.uploaded and _worth_a_call(ctx, waiting):
+    if _worth_a_call(ctx, waiting):
         # The delay lets the uploads finishing alongside join in; after the user's last one, none can.
         delay_ms = ctx.settings.create_batch_delay_ms if waiting.coming else 0
         if ctx.locks.claim(f"create:{sub}", delay_ms / 1000 + CLAIM_MARGIN_S):
@@ -43,7 +43,10 @@ def ask(ctx: Context, sub: str, waiting: items.BatchWait) -> None:
 
 def _worth_a_call(ctx: Context, waiting: items.BatchWait) -> bool:
     """batchCreate is one API call for up to 49 items: wait for a full batch unless nothing more is on its
-    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02)."""
+    way for this user, or the oldest upload has waited `batch_wait_s` (API calls per photo near 2.02). None
+    uploaded is worth none."""
+    if not waiting.uploaded:
+        return False
     if waiting.uploaded >= MAX_BATCH or not waiting.coming or waiting.oldest is None:
         return True
     return (utcnow() - waiting.oldest).total_seconds() >= ctx.settings.batch_wait_s
@@ -59,7 +62,7 @@ def create_album_items(ctx: Context, sub: str) -> None:
             # More uploads coming soon enough to fill the batch will ask again (or the sweeper, if they stall);
             # only a batch worth a call has its upload tokens opened.
             waiting = items.batch_wait(ctx.db, sub)
-            worth = waiting.uploaded and _worth_a_call(ctx, waiting)
+            worth = _worth_a_call(ctx, waiting)
             batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH)) if worth else []
             if batch:
                 items.claim(ctx.db, [item.id for item, _ in batch])
@@ -75,8 +78,7 @@ def create_album_items(ctx: Context, sub: str) -> None:
             raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
     # What is left is asked for now only if it is worth a call; else the uploads still coming ask (or the sweeper,
     # if they stall). A message sent anyway would find it not worth a call and send itself again, in a loop.
-    left = items.batch_wait(ctx.db, sub)
-    if left.uploaded and _worth_a_call(ctx, left):
+    if _worth_a_call(ctx, items.batch_wait(ctx.db, sub)):
         messages.create_items(sub)
     for submission_id in {i.submission_id for i in settled} | {i.submission_id for i, _ in batch}:
         completion.finish_if_complete(ctx, submission_id)
