@@ -34,6 +34,7 @@ MAX_PIXELS = 100_000_000  # admits 48 MP and 100 MP phone shots; one 400 MB fram
 # A progressive JPEG decodes every scan over the whole frame: a camera writes about ten, a hostile file
 # thousands (20,000 scans in 2.9 MB took 103 s of CPU). Counted in the bytes before decoding.
 MAX_SCANS = 64
+MAX_SIDE = 65_500  # libjpeg's limit: a wider or taller photo could be decoded, but not written out
 MAX_ICC_BYTES = 1 << 21  # 2 MiB: real profiles are kilobytes; an oversize one (20 MB seen) is dropped
 # The limit is set once for the process, so Pillow's own 89 MP default does not refuse what darkroom admits.
 # Pillow still refuses twice the limit itself; below that, darkroom's header check refuses with its own
@@ -117,8 +118,9 @@ class Frame:
     the tone pass can change the pixels where they are (pipelines/_tone.c) instead of into a second frame. So a
     photo decoded into a Frame is good until the next decode into the same Frame: one Frame a thread
     (thread_frame), used by enhance_bytes, which returns only the bytes it encoded. The last photo's pixels stay
-    in it, maybe another user's; a decoder writes every row or raises (a truncated photo is a DecodeError), so
-    none of them reaches the next photo (tests/pipelines/test_tone.py breaks photos to show it).
+    in it, maybe another user's: decode hands a photo a Frame only when its decoder is known to write every pixel
+    or raise (_fills_frame), so none of them reaches the next photo (tests/pipelines/test_frames.py and
+    test_tone.py break photos to show it; bench/fuzz.py mutates thousands).
     """
 
     def __init__(self, kept_bytes: int = FRAME_KEPT_BYTES) -> None:
@@ -167,14 +169,19 @@ def decode(
         raise DecodeError(f"not a readable photo: more than {MAX_SCANS} progressive scans")
     boosted = dqt.sharpened(data, sharpen) if sharpen is not None else None
     try:
+        if heif.is_heif(data):
+            heif.check(data)  # before pi-heif's C code reads a string it would crash on
         image: Image.Image = Image.open(io.BytesIO(boosted or data), formats=FORMATS)
         width, height = image.size
         if width * height > max_pixels:
             raise ImageTooLarge(f"{width}x{height} is over the {max_pixels} pixel limit")
+        if max(width, height) > MAX_SIDE:
+            raise ImageTooLarge(f"{width}x{height}: a JPEG holds at most {MAX_SIDE} pixels a side")
+        _check_decoder_memory(image, data, max_pixels * _RGBX)
         subsampling, quality = _jpeg_settings(image, data)
         icc = _icc(image)
         exif = _exif(image)
-        held = frame.hold(image) if frame is not None and _decodes_to_rgb(image) else None
+        held = frame.hold(image) if frame is not None and _fills_frame(image) else None
         core = image.im if held is not None else None
         image.load()
         # A decoder that found another size (libheif turning by irot) makes a core image of its own.
@@ -182,14 +189,65 @@ def decode(
         return Decoded(_as_rgb(image), exif, icc, subsampling, quality, len(data), boosted is not None, pixels)
     except ImageTooLarge:
         raise
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError) as exc:
+    except heif.BadHeif as exc:
+        raise DecodeError(f"not a readable photo: {exc}") from exc
+    # EOFError and RuntimeError: pi-heif's for a HEVC stream that ends early, or holds nothing
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        RuntimeError,
+        struct.error,
+        Image.DecompressionBombError,
+    ) as exc:
         raise DecodeError(f"not a readable photo: {exc.__class__.__name__}") from exc
 
 
-def _decodes_to_rgb(image: Image.Image) -> bool:
-    # the formats whose load() decodes into the core image it finds (MPO's plugin is JPEG's); not PNG, whose
-    # RGB is rare in photos, nor WebP, whose plugin makes its own
-    return image.format in ("JPEG", "MPO", *heif.FORMATS) and image.mode == "RGB"
+def _check_decoder_memory(image: Image.Image, data: bytes, budget: int) -> None:
+    """Refuse a JPEG whose decoder would need more than `budget` bytes with its frame. libjpeg keeps every DCT
+    coefficient of the whole photo (2 bytes each, 64 a block of each component) when the photo comes in more
+    than one scan (progressive, or its components in scans of their own), beside the frame it decodes into: a
+    progressive 100 MP photo needed about 1 GB in one thread, a baseline one 0.4 GB."""
+    if image.format not in ("JPEG", "MPO") or not _buffers_coefficients(image, data):
+        return
+    layers = getattr(image, "layer", [])
+    h_max = max((h for _, h, _, _ in layers), default=1) or 1
+    v_max = max((v for _, _, v, _ in layers), default=1) or 1
+    blocks = sum(-(-image.width * h // (8 * h_max)) * -(-image.height * v // (8 * v_max)) for _, h, v, _ in layers)
+    needed = image.width * image.height * _RGBX + blocks * 64 * 2
+    if needed > budget:
+        raise ImageTooLarge(
+            f"{image.width}x{image.height}: a progressive or multi-scan JPEG this large needs {needed >> 20} MB to "
+            f"decode, over the {budget >> 20} MB a photo may take"
+        )
+
+
+def _buffers_coefficients(image: Image.Image, data: bytes) -> bool:
+    if image.info.get("progressive") or image.info.get("progression"):
+        return True
+    components = dqt.first_scan_components(data)
+    return components is None or components < len(getattr(image, "layer", []))
+
+
+def _fills_frame(image: Image.Image) -> bool:
+    """Whether image's load() is known to write every pixel of the core image it finds, or to raise: only then
+    may it decode into a Frame, which holds the last photo's pixels. Pillow's JPEG decoder (MPO's plugin is
+    JPEG's) writes each scanline of its one whole-image tile before it reports the end, and a short file raises;
+    but a JPEG in which Pillow found no scan has no tile, and its load() returns at once, decoding nothing
+    (tests/pipelines/test_frames.py). pi-heif copies libheif's whole picture in. Not PNG, whose RGB is rare in
+    photos, nor WebP, whose plugin makes its own core image."""
+    if image.mode != "RGB":
+        return False
+    if image.format in heif.FORMATS:
+        return heif.copies_whole_picture(image)
+    tiles = getattr(image, "tile", [])  # an ImageFile's: what load() decodes, region by region
+    return (
+        image.format in ("JPEG", "MPO")
+        and len(tiles) == 1
+        and tiles[0][0] == "jpeg"
+        and tuple(tiles[0][1]) == (0, 0, *image.size)
+    )
 
 
 def _icc(image: Image.Image) -> bytes | None:

@@ -149,6 +149,17 @@ def _segments(data: bytes) -> list[tuple[int, int, int]]:
         i += 2 + length
 
 
+def first_scan_components(data: bytes) -> int | None:
+    """How many components the first scan of a JPEG carries (all of them when the photo is one interleaved
+    scan), or None where the layout is off."""
+    try:
+        segments = _segments(data)
+        at = segments[-1][2] if segments else 2
+        return data[at + 4] if data[at : at + 2] == b"\xff\xda" else None
+    except (ValueError, IndexError):
+        return None
+
+
 def _tables(segment: bytes) -> list[_Table]:
     tables, j = [], 0
     while j < len(segment):

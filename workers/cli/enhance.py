@@ -23,21 +23,36 @@ def enhance(args: argparse.Namespace, settings: Settings) -> int:
     import pipelines
 
     pairs, collisions = _pairs(Path(args.input), Path(args.output))
-    failed = 0
+    failed = too_large = 0
     for n, (src, dst) in enumerate(pairs, 1):
         try:
             result = pipelines.enhance_bytes(src.read_bytes(), args.recipe)
             _write(dst, result.data)
+        except pipelines.ImageTooLarge as exc:
+            too_large += 1
+            print(f"[{n}/{len(pairs)}] {_shown(src.name)}: too large ({exc})", file=sys.stderr)
+            continue
         except (pipelines.DecodeError, OSError) as exc:
             failed += 1
-            print(f"[{n}/{len(pairs)}] {src.name}: skipped ({exc})", file=sys.stderr)
+            print(f"[{n}/{len(pairs)}] {_shown(src.name)}: skipped ({exc})", file=sys.stderr)
             continue
         ratio = len(result.data) / max(result.input_bytes, 1)
-        print(f"[{n}/{len(pairs)}] {src.name} -> {dst} ({result.width}x{result.height}, size x{ratio:.2f})")
+        size = f"{result.width}x{result.height}, size x{ratio:.2f}"
+        print(f"[{n}/{len(pairs)}] {_shown(src.name)} -> {_shown(str(dst))} ({size})")
     for src, dst in collisions:
-        print(f"{src.name}: skipped ({dst.name} is written from another file)", file=sys.stderr)
-    print(f"{len(pairs) - failed} enhanced, {failed} unreadable, {len(collisions)} name collisions", file=sys.stderr)
-    return 1 if failed or collisions else 0
+        print(f"{_shown(src.name)}: skipped ({_shown(dst.name)} is written from another file)", file=sys.stderr)
+    large = f"{too_large} too large, " if too_large else ""
+    print(
+        f"{len(pairs) - failed - too_large} enhanced, {large}{failed} unreadable, {len(collisions)} name collisions",
+        file=sys.stderr,
+    )
+    return 1 if failed or too_large or collisions else 0
+
+
+def _shown(name: str) -> str:
+    """A file name as it may be printed: control characters escaped, so a name cannot move the cursor, clear or
+    retitle the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 def _pairs(source: Path, target: Path) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:

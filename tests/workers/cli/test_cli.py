@@ -167,3 +167,25 @@ def test_enhance_reports_name_collisions_and_carries_on_past_a_bad_file(tmp_path
     assert sorted(p.name for p in target.iterdir()) == ["x.jpg", "z.jpg"]  # z came after the bad one
     assert "x.png: skipped (x.jpg is written from another file)" in result.stderr
     assert "2 enhanced, 1 unreadable, 1 name collisions" in result.stderr
+
+
+def test_enhance_refuses_hostile_photos_one_by_one_and_says_why(tmp_path):
+    """A photo with no scan (it would come out as the photo before it), a HEIC that crashed pi-heif, one too large,
+    and a name that would retitle the terminal: each is reported on its own line, printed safely."""
+    from tests.support import hostile
+
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "a.jpg").write_bytes(photos.jpeg(64, 48, seed=1))
+    (source / "b.jpg").write_bytes(hostile.jpeg_without_scan(64, 48))
+    (source / "c.heic").write_bytes(hostile.heic_with_item_type())
+    (source / "d.jpg").write_bytes(hostile.jpeg_claiming(10_100, 10_000))
+    (source / "e\x1b]0;owned\x07.jpg").write_bytes(photos.jpeg(64, 48, seed=2))
+    result = run("enhance", str(source), str(target))
+    assert result.returncode == 1, result.stderr[-500:]  # not 139: the process lived
+    assert sorted(p.name for p in target.iterdir()) == ["a.jpg", "e\x1b]0;owned\x07.jpg"]
+    assert "b.jpg: skipped (not a readable photo" in result.stderr
+    assert "c.heic: skipped (not a readable photo" in result.stderr
+    assert "d.jpg: too large (" in result.stderr
+    assert "\x1b" not in result.stdout + result.stderr and "\\x1b]0;owned\\x07.jpg" in result.stdout
+    assert "2 enhanced, 1 too large, 2 unreadable, 0 name collisions" in result.stderr
