@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-pipeline bench-ingest bench-scale run lint clean
+.PHONY: demo test bench bench-pipeline bench-ingest bench-scale fuzz run lint clean
 
 $(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench-scale: $(STAMP)  # needs Redis; --database postgres needs PostgreSQL too
 bench-ingest: $(STAMP)  # needs wrk (apt-get install wrk)
 	$(BIN)/python bench/ingest.py
 
+# Ten CPU minutes of mutated photos through the decoders, as the workers run them (tests/pipelines/fuzz.py).
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.pipelines.fuzz --cpu-seconds 600 --out fuzz-findings
+
 run: $(STAMP)
 	$(BIN)/darkroom serve
 
@@ -40,4 +44,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) demo-output darkroom.db
+	rm -rf $(VENV) demo-output darkroom.db fuzz-findings
