@@ -18,7 +18,6 @@ import functools
 import os
 import threading
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -300,10 +299,11 @@ class Photos:
         """The original bytes (`=d`), at most `max_download_bytes`, read as they stream in. A Bearer token is
         required for Picker base URLs, so it goes only to Google's media hosts over HTTPS, or to the origin of
         a configured Google URI (how the emulator is reached): a base URL elsewhere is refused unsent."""
-        if not self._google_media(base_url):
+        url = self._google_media(f"{base_url}=d")
+        if url is None:
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
         with self._gated("content.download"), calling("content.download"):
-            response = self._authorized_request("GET", f"{base_url}=d", preload_content=False)
+            response = self._authorized_request("GET", url, preload_content=False)
             try:
                 if response.status == 403:
                     metrics.google_call("content.download", 403)
@@ -350,17 +350,25 @@ class Photos:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _google_media(self, url: str) -> bool:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme == "https" and (parsed.hostname or "").endswith(_MEDIA_HOST_SUFFIXES):
-            return True
-        return _origin(url) in self._google_origins
+    def _google_media(self, url: str) -> str | None:
+        """url as urllib3 will send it, when that is to a Google media host over HTTPS or a configured Google
+        origin; else None. Parsed once, by the parser that sends it: the standard library's reads
+        `https://evil.example\\@lh3.googleusercontent.com/` as Google's host, urllib3 as evil.example."""
+        try:
+            parsed = urllib3.util.parse_url(url)
+        except urllib3.exceptions.LocationParseError:
+            return None
+        if parsed.auth is not None or not parsed.host:
+            return None
+        if parsed.scheme == "https" and parsed.host.lower().endswith(_MEDIA_HOST_SUFFIXES):
+            return str(parsed.url)
+        return str(parsed.url) if _origin(parsed) in self._google_origins else None
 
     @functools.cached_property
     def _google_origins(self) -> set[str]:
         s = self._settings
         uris = (s.photos_library_uri, s.photos_picker_uri, s.google_token_uri, s.google_certs_uri, s.fcm_uri)
-        return {_origin(uri) for uri in uris}
+        return {_origin(urllib3.util.parse_url(uri)) for uri in uris}
 
     def upload(self, data: bytes, mime_type: str) -> str:
         """The bytes, as Google's upload guide sends them; the name goes in batchCreate's JSON (a header is
@@ -379,9 +387,9 @@ class Photos:
         return response.data.decode()
 
 
-def _origin(url: str) -> str:
-    parsed = urllib.parse.urlsplit(url)
-    return f"{parsed.scheme}://{parsed.netloc}".lower()
+def _origin(parsed: urllib3.util.Url) -> str:
+    port = parsed.port or {"https": 443, "http": 80}.get(parsed.scheme or "", 0)
+    return f"{parsed.scheme}://{parsed.host}:{port}".lower()
 
 
 def _created(upload_token: str, result: dict[str, Any] | None) -> Created:

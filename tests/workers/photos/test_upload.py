@@ -63,6 +63,10 @@ def test_an_item_delivered_too_often_is_given_up(uc, admin):
         "http://127.0.0.1:9/content/planted",
         "https://photos.evil.example/content/x",
         "http://lh3.googleusercontent.com/x",
+        # the standard library reads Google's host here; urllib3, which sends the request, the one before the \
+        "https://photos.evil.example\\@lh3.googleusercontent.com/x",
+        "https://127.0.0.1:9\\@lh3.googleusercontent.com/x",
+        "https://user@lh3.googleusercontent.com/x",
     ],
 )
 def test_the_users_token_goes_to_no_base_url_off_googles_media_hosts(uc, admin, elsewhere):
