@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import ipaddress
 import json
+import urllib.parse
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -115,7 +117,12 @@ class Settings(BaseSettings):
     # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
     webhook_url: str | None = None
     webhook_secrets: SecretStr | None = None
+    # The most one delivery may take, from connecting to the answer's status (a slow receiver cannot hold a
+    # thread longer); darkroom reads no more of the answer than its status line and headers.
     webhook_timeout_s: float = 10.0
+    # Threads that deliver webhooks and pushes, beside the maintenance worker's own (the Procfile's maintenance
+    # process and `darkroom serve`): a slow receiver holds these, never those that poll the Picker.
+    notify_threads: int = Field(default=4, ge=1)
     # A delivery that failed is tried again after min_backoff, doubling up to max_backoff, for retry_window;
     # then it is a dead letter (`darkroom dead`). A day and more: an app's backend may be down a while.
     notify_min_backoff_s: float = 5.0
@@ -142,16 +149,28 @@ class Settings(BaseSettings):
             return [a.strip() for a in self.risc_audiences.split(",") if a.strip()]
         return [self.client_credentials()[0]]
 
+    def webhook_target(self) -> str | None:
+        """The webhook URL, once it and its secrets are fit to use: HTTPS (plain HTTP only to this machine, for a
+        backend beside darkroom), and each secret as Standard Webhooks makes them."""
+        if not self.webhook_url:
+            return None
+        url = urllib.parse.urlsplit(self.webhook_url)
+        if url.scheme != "https" and not (url.scheme == "http" and _is_loopback(url.hostname or "")):
+            raise ConfigurationError("DARKROOM_WEBHOOK_URL must be https:// (http:// only to this machine)")
+        self.webhook_secret_list()
+        return self.webhook_url
+
     def webhook_secret_list(self) -> list[str]:
         """The `whsec_...` secrets, each of which signs every delivery; none without a webhook URL."""
         if not self.webhook_url:
             return []
-        found = [
-            s.strip() for s in (self.webhook_secrets.get_secret_value() if self.webhook_secrets else "").split(",")
-        ]
-        if not [s for s in found if s]:
+        text = self.webhook_secrets.get_secret_value() if self.webhook_secrets else ""
+        found = [s.strip() for s in text.split(",") if s.strip()]
+        if not found:
             raise ConfigurationError("DARKROOM_WEBHOOK_URL is set: set DARKROOM_WEBHOOK_SECRETS to whsec_... secrets")
-        return [s for s in found if s]
+        for secret in found:
+            _check_webhook_secret(secret)
+        return found
 
     def token_key_bytes(self) -> list[bytes]:
         """The token keys, first one encrypting; refuses to go on without one."""
@@ -169,6 +188,27 @@ def _read_client_secrets(path: Path) -> tuple[str, str]:
         return client["client_id"], client["client_secret"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"cannot read client id and secret from {path}: {exc.__class__.__name__}") from exc
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 random bytes (the specification's range)."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError("a DARKROOM_WEBHOOK_SECRETS entry is not whsec_ and base64") from exc
+    if not 24 <= len(key) <= 64:
+        raise ConfigurationError(
+            f"a DARKROOM_WEBHOOK_SECRETS entry holds {len(key)} bytes: a secret is 24 to 64 random bytes"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _decode_key(text: str) -> bytes:

@@ -50,7 +50,7 @@ class Context:
 
 def channels_of(settings: Settings) -> list[Channel]:
     """The app hears back by webhook when a URL is set (with its secrets), by push when FCM is configured."""
-    on = [Channel.WEBHOOK] if settings.webhook_secret_list() else []
+    on = [Channel.WEBHOOK] if settings.webhook_target() else []
     return on + ([Channel.PUSH] if settings.fcm_service_account_file else [])
 
 

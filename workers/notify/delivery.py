@@ -39,6 +39,10 @@ def deliver(ctx: Context, notification_id: str, send: dict[str, Send]) -> None:
         # A permanent refusal (FCM's INVALID_ARGUMENT, say) is no better in an hour: a dead letter at once.
         _failed(ctx, row, exc, final=replayed or isinstance(exc, PermanentError))
         return
+    except Exception as exc:  # noqa: BLE001 - a bug of ours, or a library's error not translated: still settled
+        log.error("%s: delivery failed: %s", row.event_type, type(exc).__name__, extra={"notification_id": row.id})
+        _failed(ctx, row, exc, final=replayed)
+        return
     if notifications.settle(ctx.db, notification_id, NotificationState.DELIVERED):
         metrics.notification(row.channel, "delivered", (utcnow() - row.created_at).total_seconds())
     log.info("%s delivered", row.event_type, extra={"notification_id": row.id, "channel": row.channel})

@@ -12,8 +12,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from settings import Settings
-from workers.queue.middleware import ActorCPU, Budgets, GiveUp, Periodic
-from workers.queue.table import QUEUES
+from workers.queue.middleware import ActorCPU, Budgets, GiveUp, Lane, Periodic
+from workers.queue.table import LANES, QUEUES
 
 _broker: dramatiq.Broker | None = None
 
@@ -25,6 +25,7 @@ def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broke
     middleware = [
         GiveUp(),
         Periodic(settings.sweep_interval_s),
+        *(Lane(queue, beside, settings.notify_threads) for queue, beside in LANES.items()),
         Budgets(settings),
         AgeLimit(),
         TimeLimit(),
@@ -71,9 +72,11 @@ def current() -> dramatiq.Broker:
 
 
 def worker(threads: int, timeout_ms: int) -> dramatiq.Worker:
-    """A worker on the current broker, in this process (the embedded default); `timeout_ms` is how long each
-    thread waits for a message before it looks for a stop."""
-    return dramatiq.Worker(current(), worker_threads=threads, worker_timeout=timeout_ms)
+    """A worker on the current broker, in this process (the embedded default), for every queue but the lanes,
+    which it starts on threads of their own (middleware.Lane); `timeout_ms` is how long each thread waits for a
+    message before it looks for a stop."""
+    queues = set(QUEUES) - set(LANES)
+    return dramatiq.Worker(current(), queues=queues, worker_threads=threads, worker_timeout=timeout_ms)
 
 
 def is_redis() -> bool:

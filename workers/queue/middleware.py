@@ -116,6 +116,30 @@ class ActorCPU(Middleware):
     after_skip_message = after_process_message
 
 
+class Lane(Middleware):
+    """A queue served by threads of its own: when a worker that consumes `beside` boots, a second worker in the
+    same process consumes `queue` on `threads` threads, so that what is slow there (a webhook receiver that
+    answers a byte at a time) never holds the threads of `beside` (the Picker's polls, the sweep)."""
+
+    def __init__(self, queue: str, beside: str, threads: int) -> None:
+        self.queue, self.beside, self.threads = queue, beside, threads
+        self._worker: dramatiq.Worker | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        only = worker.consumer_whitelist
+        if worker is self._worker or self._worker is not None or (only and self.beside not in only):
+            return
+        self._worker = dramatiq.Worker(
+            broker, queues={self.queue}, worker_threads=self.threads, worker_timeout=worker.worker_timeout
+        )
+        self._worker.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        lane, self._worker = self._worker, None
+        if lane is not None and worker is not lane:
+            lane.stop(timeout=10_000)
+
+
 class Periodic(Middleware):
     """Every `interval_s`, each worker process that consumes the actor's queue sends one message to it (the
     sweep); the actor makes sure only one of those in the deployment does the work each time."""

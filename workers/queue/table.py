@@ -18,6 +18,9 @@ class Queue(StrEnum):
     EXCHANGE = "exchange"  # tiny and urgent: codes expire
     PHOTOS = "photos"  # CPU-bound Pillow
     MAINTENANCE = "maintenance"  # fan-out, polling, sweeping
+    # the app's webhooks and pushes, on threads of their own beside maintenance's (middleware.Lane): a slow
+    # receiver delays only notifications
+    NOTIFY = "notify"
 
 
 class Subject(StrEnum):
@@ -78,10 +81,12 @@ ACTORS: dict[str, ActorSpec] = {
         ActorSpec("apply_security_event", Queue.EXCHANGE, Subject.EVENT, EXCHANGE),
         ActorSpec("sweep", Queue.MAINTENANCE, Subject.NONE, PERIODIC),
         # Its own schedule of retries (notify/delivery.py): dramatiq retries only a bug, once.
-        ActorSpec("deliver_notification", Queue.MAINTENANCE, Subject.NOTIFICATION, PERIODIC),
+        ActorSpec("deliver_notification", Queue.NOTIFY, Subject.NOTIFICATION, PERIODIC),
     )
 }
 QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)
+# Each lane's queue, and the queue beside which it is served on threads of its own (middleware.Lane).
+LANES: dict[str, str] = {Queue.NOTIFY: Queue.MAINTENANCE}
 
 
 def spec(actor_name: str) -> ActorSpec:

@@ -97,12 +97,12 @@ def test_a_receiver_down_for_the_whole_window_ends_in_one_dead_letter_that_repla
         requests.post(f"{app.url}/v1/auth-codes", json={"code": admin.mint_code(user["sub"])}, headers=HEADERS)
         ctx = get_context()
         until(lambda: notifications.counts(ctx.db).get("webhook", {}).get("dead") == 1, what="dead")
-        listed = cli("dead", "list", "--queue", "maintenance", env=env_of(settings))
+        listed = cli("dead", "list", "--queue", "notify", env=env_of(settings))
         assert "1 dead letters" in listed.stdout and "deliver_notification" in listed.stdout, listed.stdout
         tries = len(receiver.seen)
         assert tries >= 3 and len({d["id"] for d in receiver.seen}) == 1  # retried, one event, one id
         receiver.down = False
-        replayed = cli("dead", "replay", "--queue", "maintenance", env=env_of(settings))
+        replayed = cli("dead", "replay", "--queue", "notify", env=env_of(settings))
         assert replayed.returncode == 0 and "replayed 1" in replayed.stdout
         until(lambda: notifications.counts(ctx.db)["webhook"].get("delivered") == 1, what="delivered")
     assert receiver.types() == ["submission.awaiting_pick"] and len(receiver.seen) == tries + 1
