@@ -104,6 +104,10 @@ def _token_request(
     error = str(body.get("error", ""))
     if response.status_code in (400, 401) and error == "invalid_grant":
         raise rejected(f"{label}: {error}")
+    if response.status_code == 400 and error == "redirect_uri_mismatch" and grant == "authorization_code":
+        # A code is bound to the redirect URI of its sign-in: at the exchange a mismatch is the code's (a web
+        # code posted without "platform": "web"), not the configuration's; a refresh sends none.
+        raise rejected(f"{label}: {error}: the code is from another kind of sign-in than its platform says")
     if response.status_code in (400, 401) and error in _CONFIG_ERRORS:
         metrics.misconfigured(what, error)
         raise Misconfigured(f"{label}: {error}: check the client id, secret and redirect URI")

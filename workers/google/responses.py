@@ -20,7 +20,7 @@ import urllib3
 from googleapiclient.errors import HttpError
 
 from workers import metrics
-from workers.errors import BadRequest, DarkroomError, MediaGone, QuotaWait, Unavailable
+from workers.errors import BadRequest, DarkroomError, MediaGone, Misconfigured, QuotaWait, Unavailable
 from workers.google import quota
 
 _TRANSPORT_ERRORS = (
@@ -51,6 +51,12 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         return float(value)
     parsed = email.utils.parsedate_to_datetime(value)
     return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _refresh_reason(exc: google.auth.exceptions.RefreshError) -> str:
+    """Google's error code from a refused grant (`invalid_grant`), never the response's other text."""
+    text = str(exc.args[0]) if exc.args else ""
+    return text.split(":", 1)[0][:60] or "refused"
 
 
 def error_for(what: str, status: int, headers: Mapping[str, str], body: bytes | str) -> DarkroomError:
@@ -86,6 +92,12 @@ def calling(what: str) -> Iterator[None]:
         yield
     except DarkroomError:
         raise
+    except google.auth.exceptions.RefreshError as exc:
+        # google-auth's own token grant for a service account (FCM): refused for good unless it says otherwise
+        metrics.google_call(what, "refused")
+        if getattr(exc, "retryable", False):
+            raise Unavailable(f"{what}: the service account's token could not be had now") from None
+        raise Misconfigured(f"{what}: Google refused the service account's key: {_refresh_reason(exc)}") from None
     except HttpError as exc:
         metrics.google_call(what, exc.resp.status)
         raise error_for(what, exc.resp.status, dict(exc.resp), exc.content) from None

@@ -163,7 +163,12 @@ def _tell(s: Session, db: Database, submission_id: str, event: EventType) -> Non
     if row is None:
         return
     s.refresh(row)  # the UPDATE above ran in SQL: read what it wrote
-    push = row.push_secret is not None and event in (EventType.DONE, EventType.FAILED)
+    # Only a code darkroom redeemed names its user (`sub`): a junk code's failure never pushes to the device token
+    # posted with it, which is forgotten instead (anyone can post any token).
+    redeemed = row.sub is not None
+    push = redeemed and row.push_secret is not None and event in (EventType.DONE, EventType.FAILED)
+    if not redeemed and event == EventType.FAILED:
+        row.push_secret = None
     notifications.emit(s, db, event, {**_document(s, row), "sub": row.sub}, push=push)
 
 

@@ -106,3 +106,18 @@ def test_an_ios_code_keeps_the_empty_redirect_uri(darkroom, admin):
     user = admin.add_user()
     status = darkroom.wait(darkroom.submit(admin.mint_code(user["sub"])), "awaiting_pick")
     assert status["status"] == "awaiting_pick"
+
+
+def test_a_web_code_posted_as_an_ios_one_is_the_codes_fault_not_the_configurations(darkroom, admin):
+    """Google answers redirect_uri_mismatch: at the exchange the app sent the wrong platform, so the app reads
+    code_rejected (sign in again), and the operator's misconfiguration alarm stays quiet."""
+    import prometheus_client
+
+    labels = {"endpoint": "oauth.token.authorization_code", "error": "redirect_uri_mismatch"}
+    alarm = "darkroom_google_configuration_errors_total"
+    before = prometheus_client.REGISTRY.get_sample_value(alarm, labels) or 0.0
+    user = admin.add_user()
+    code = admin.mint_code(user["sub"], redirect_uri="postmessage")
+    status = darkroom.wait(darkroom.submit(code), "awaiting_pick")
+    assert status["status"] == "failed" and status["error"]["code"] == "code_rejected"
+    assert (prometheus_client.REGISTRY.get_sample_value(alarm, labels) or 0.0) == before

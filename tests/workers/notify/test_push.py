@@ -41,14 +41,28 @@ def test_a_done_submission_pushes_once_to_its_device(app, admin, receiver):
     assert message["notification"]["title"] and admin.counts()["oauth.token.jwt-bearer"] == 1
 
 
-def test_a_failed_submission_pushes_its_outcome(app, admin, receiver, emulator):
+def test_a_failed_submission_pushes_its_outcome(app, admin, receiver):
     user = admin.add_user()
-    code = admin.mint_code(user["sub"])
-    redeem(emulator.url, code)
+    code = admin.mint_code(user["sub"], granted=["openid", "email", "profile"])  # redeemed, then short of scopes
     body = {"code": code, "push_token": DEVICE}
     submission_id = requests.post(f"{app.url}/v1/auth-codes", json=body, headers=HEADERS).json()["submission_id"]
     until(lambda: len(admin.push_messages()) == 1)
     assert admin.push_messages()[0]["data"] == {"submission_id": submission_id, "status": "failed"}
+
+
+def test_a_code_that_is_never_redeemed_pushes_nothing_to_the_token_posted_with_it(app, admin, receiver, emulator):
+    """Anyone can post any device token with a junk code: darkroom pushes only for a user it knows."""
+    user = admin.add_user()
+    code = admin.mint_code(user["sub"])
+    redeem(emulator.url, code)  # someone else's: code_rejected
+    ctx = get_context()
+    for junk in (code, "4/0Ab-not-a-code-at-all"):
+        body = {"code": junk, "push_token": DEVICE}
+        submission_id = requests.post(f"{app.url}/v1/auth-codes", json=body, headers=HEADERS).json()["submission_id"]
+        assert app.wait(submission_id, "failed")["error"]["code"] == "code_rejected"
+        assert submissions.get(ctx.db, submission_id).push_secret is None  # type: ignore[union-attr]
+    until(lambda: notifications.counts(ctx.db).get("webhook", {}).get("delivered") == 2, what="webhooks")
+    assert admin.push_messages() == [] and "push" not in notifications.counts(ctx.db)
 
 
 def test_an_unregistered_token_is_forgotten_after_one_attempt(app, admin, receiver):
@@ -80,3 +94,28 @@ def test_the_push_token_is_sealed_in_the_database_and_never_logged(app, admin, r
     assert DEVICE.encode() not in stored and DEVICE not in caplog.text
     row = submissions.get(get_context().db, submission_id)
     assert row is not None and row.push_secret is not None and row.push_secret.startswith("v1.")
+
+
+def test_a_firebase_key_google_refuses_settles_the_push_as_dead_with_its_reason(told, admin, receiver):
+    """google-auth's RefreshError at the JWT-bearer grant is translated: the row is settled, not sent for ever."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.support.embedded import running
+
+    account = json.loads(told.fcm_service_account_file.read_text())  # type: ignore[union-attr]
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    account["private_key"] = other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    told.fcm_service_account_file.write_text(json.dumps(account))  # type: ignore[union-attr]
+    with running(told) as app:
+        done(app, admin)
+        ctx = get_context()
+        until(lambda: notifications.counts(ctx.db).get("push") == {NotificationState.DEAD: 1}, what="settled dead")
+        with ctx.db.session() as s:
+            [row] = s.query(notifications.Notification).filter_by(channel="push").all()
+    assert "refused the service account's key: invalid_grant" in (row.last_error or "")
+    assert admin.push_messages() == []
