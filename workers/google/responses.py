@@ -23,6 +23,8 @@ from workers import metrics
 from workers.errors import BadRequest, DarkroomError, MediaGone, Misconfigured, QuotaWait, Unavailable
 from workers.google import quota
 
+# Google's per-minute limits ask for seconds; a day's limit is known without a header (quota.next_reset).
+MAX_RETRY_AFTER_S = 3600.0
 _TRANSPORT_ERRORS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -44,13 +46,21 @@ def message_of(body: bytes | str) -> str:
 
 
 def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Google's Retry-After (seconds or an HTTP date), at most MAX_RETRY_AFTER_S; None when absent or unreadable.
+    The wait it asks for is shared by every caller of the API, so a number from a broken proxy must not stop
+    the Library API for every user for years."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None
-    if value.strip().isdigit():
-        return float(value)
-    parsed = email.utils.parsedate_to_datetime(value)
-    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    try:
+        if value.strip().isdigit():
+            delay = float(value)
+        else:
+            parsed = email.utils.parsedate_to_datetime(value)
+            delay = parsed.timestamp() - time.time()
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return None
+    return min(max(0.0, delay), MAX_RETRY_AFTER_S)
 
 
 def _refresh_reason(exc: google.auth.exceptions.RefreshError) -> str:

@@ -84,3 +84,20 @@ def test_a_download_over_the_byte_cap_is_refused_as_it_streams(uc, admin):
     small = Context(uc.ctx.settings.model_copy(update={"max_download_bytes": 1000}))
     with pytest.raises(UnusableImage, match="byte limit"):
         upload.upload_item(small, item_id)
+
+
+@pytest.mark.parametrize("retry_after", [999_999_999, 99_999_999_999_999, "soon", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_past_an_hour_or_unreadable_waits_an_hour_at_most(uc, admin, retry_after):
+    """A 429's Retry-After is shared by every caller of the API: it has a ceiling, and junk is no error."""
+    import datetime
+
+    from workers.errors import QuotaWait
+
+    _, [item_id] = picked(uc, admin, photos=1)
+    admin.inject_fault("library.uploads", status=429, retry_after_s=retry_after)
+    with pytest.raises(QuotaWait) as raised:
+        upload.upload_item(uc.ctx, item_id)
+    assert not raised.value.daily and (raised.value.delay_s or 0.0) <= 3600
+    [use] = [u for u in uc.ctx.quota.report() if u.api == "library"]
+    hour = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=3601)
+    assert use.slowed_until is not None and use.slowed_until <= hour
