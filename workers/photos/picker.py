@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any
 
 from workers.context import Context
@@ -12,6 +13,8 @@ from workers.photos import fanout
 from workers.queue import messages
 from workers.store import submissions
 from workers.store.states import SourceKind, SubmissionStatus
+
+MAX_POLL_INTERVAL_S = 60.0  # Google asks for seconds (5 s in practice)
 
 
 def open_picker(ctx: Context, submission_id: str) -> None:
@@ -71,22 +74,27 @@ def _left_s(session: dict[str, Any]) -> float:
 
 
 def _interval_ms(session: dict[str, Any]) -> int:
+    """Google's pollInterval, between 0.5 s and a minute: a wait Google names has a ceiling too."""
     config = session.get("pollingConfig") or {}
     raw = config.get("pollInterval", "5s") if isinstance(config, dict) else "5s"
-    return max(500, int(_seconds(raw) * 1000))
+    return int(min(MAX_POLL_INTERVAL_S, max(0.5, _seconds(raw))) * 1000)
 
 
 def _seconds(duration: object) -> float:
-    """A protobuf Duration in JSON ("5s", "0.5s"); an unreadable one counts as 5 s."""
+    """A protobuf Duration in JSON ("5s", "0.5s"); an unreadable one (or not finite) counts as 5 s."""
     try:
-        return float(str(duration).rstrip("s") or 5)
+        seconds = float(str(duration).rstrip("s") or 5)
     except ValueError:
         return 5.0
+    return seconds if math.isfinite(seconds) else 5.0
 
 
 def parse_time(value: object) -> datetime.datetime | None:
     """An RFC 3339 time from Google as naive UTC, as darkroom's columns keep times."""
     if not isinstance(value, str):
         return None
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
