@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # Google's quota, project-wide (DESIGN.md §4): the Library API's requests per Pacific day, uploads and
     # batchCreate included; while a day's quota is spent, one probe call this often, in case it was raised.
     library_daily_quota: int = 10_000
+    # The last part of that budget is kept for users who have made at most library_light_user_calls calls today
+    # (200: about 96 photos), so that a few users' large picks cannot spend everyone's day.
+    library_newcomer_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
+    library_light_user_calls: int = Field(default=200, ge=0)
     quota_probe_interval_s: float = 900.0
     # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every
     # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.

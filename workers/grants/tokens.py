@@ -97,4 +97,4 @@ def credentials_for(ctx: Context, sub: str) -> UserCredentials:
 
 def photos_for(ctx: Context, sub: str) -> Photos:
     """The user's Photos calls, each counted against (and held back by) the project's quota."""
-    return Photos(ctx.settings, credentials_for(ctx, sub), ctx.quota)
+    return Photos(ctx.settings, credentials_for(ctx, sub), ctx.quota.for_user(sub))

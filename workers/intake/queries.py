@@ -13,14 +13,20 @@ from workers.store.states import ITEM_FINAL, SubmissionStatus
 
 
 def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
-    """The submission's status document; while Google's Library quota is spent, its unfinished items wait
-    (`waiting` says until when, `counts.waiting` how many), and the submission stays `processing`."""
-    doc = submissions.status_view(ctx.db, submission_id)
-    if doc is None:
+    """The submission's status document; while Google's Library quota is spent, or the user has had their share
+    of the day, its work waits (`waiting` says until when, `counts.waiting` how many items), at whatever step
+    waits: the album made after the pick too, while the submission is still `awaiting_pick`."""
+    found = submissions.status_and_user(ctx.db, submission_id)
+    if found is None:
         return None
+    doc, sub = found
     doc["waiting"], counts = None, doc["counts"]
     unfinished = counts["total"] - sum(counts[state] for state in ITEM_FINAL)
-    until = ctx.quota.paused_until() if doc["status"] == SubmissionStatus.PROCESSING and unfinished else None
+    until = None
+    if doc["status"] in (SubmissionStatus.AWAITING_PICK, SubmissionStatus.PROCESSING) and sub is not None:
+        until = ctx.quota.waiting_until(sub)
+    if until is None and doc["status"] == SubmissionStatus.PROCESSING and unfinished:
+        until = ctx.quota.paused_until()
     if until is not None:
         doc["waiting"] = {"reason": QuotaWait.error_code, "until": until.replace(microsecond=0).isoformat() + "Z"}
         doc["counts"] = {**{state: counts[state] for state in ("total", *ITEM_FINAL)}, "waiting": unfinished}

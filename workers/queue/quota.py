@@ -3,6 +3,11 @@ for everyone when its day's budget is spent or Google answers 429 for a per-day 
 every `quota_probe_interval_s` in case the quota was raised. A per-minute 429 slows every caller of that API
 together. The state is in Redis (every process, every machine share it) or, for the embedded default, here.
 
+The last `library_newcomer_reserve` of a day's budget is kept for users who have made at most
+`library_light_user_calls` calls that day: fair share divides the photos workers between users busy at the same
+moment, this divides the day, so that one user's picks early in the day cannot spend everyone's (a user waits
+for the reserve like any other quota wait: failing nothing, spending no retry, shown as `waiting`).
+
 Photos calls `before` ahead of each request (which raises QuotaWait while the API waits) and `answered` after
 it; the actors put a waiting message back on its queue for later without spending a retry.
 """
@@ -64,6 +69,7 @@ class _Counted:
     paused_at: float | None
     slowed_at: float | None
     counted: bool
+    mine: int = 0  # the user's own calls of the day, with this one
 
 
 def _float(value: Any) -> float | None:
@@ -72,15 +78,21 @@ def _float(value: Any) -> float | None:
 
 # Counted only when not paused: a paused call's count and the decrement taking it back would race with the
 # successful probe that starts the budget anew (Governor.answered), leaving the count one short of Google's.
+# KEYS[4] counts the user's own calls of the day when ARGV[3] is 1.
 _COUNT_UNLESS_PAUSED = """
 local paused = redis.call('GET', KEYS[2])
 local slowed = redis.call('GET', KEYS[3])
 if paused and tonumber(paused) > tonumber(ARGV[2]) then
-  return {tonumber(redis.call('GET', KEYS[1]) or '0'), paused, slowed, 0}
+  return {tonumber(redis.call('GET', KEYS[1]) or '0'), paused, slowed, 0, 0}
 end
 local used = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-return {used, paused, slowed, 1}
+local mine = 0
+if ARGV[3] == '1' then
+  mine = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[1])
+end
+return {used, paused, slowed, 1, mine}
 """
 
 
@@ -117,14 +129,20 @@ class _Memory:
         with self._lock:
             self._values.pop(key, None)
 
-    def count_unless_paused(self, key: str, ttl_s: float, paused: str, slowed: str, now: float) -> _Counted:
+    def count_unless_paused(
+        self, key: str, ttl_s: float, paused: str, slowed: str, now: float, user_key: str | None = None
+    ) -> _Counted:
         with self._lock:
             paused_at, slowed_at = self._live(paused), self._live(slowed)
             if paused_at is not None and paused_at > now:
                 return _Counted(int(self._live(key) or 0), float(paused_at), _float(slowed_at), counted=False)
             value = int(self._live(key) or 0) + 1
             self._values[key] = (value, time.monotonic() + ttl_s)
-            return _Counted(value, _float(paused_at), _float(slowed_at), counted=True)
+            mine = 0
+            if user_key is not None:
+                mine = int(self._live(user_key) or 0) + 1
+                self._values[user_key] = (mine, time.monotonic() + ttl_s)
+            return _Counted(value, _float(paused_at), _float(slowed_at), counted=True, mine=mine)
 
     def claim(self, key: str, ttl_s: float) -> bool:
         with self._lock:
@@ -151,12 +169,17 @@ class _Redis:
             value = self._redis.get(key)
         return None if value is None else float(value)
 
-    def count_unless_paused(self, key: str, ttl_s: float, paused: str, slowed: str, now: float) -> _Counted:
-        """One round trip, one script (twice per photo: this is the hot path): count the call unless the API is
-        paused, and read what it waits for."""
+    def count_unless_paused(
+        self, key: str, ttl_s: float, paused: str, slowed: str, now: float, user_key: str | None = None
+    ) -> _Counted:
+        """One round trip, one script (twice per photo: this is the hot path): count the call (and the user's)
+        unless the API is paused, and read what it waits for."""
+        keys = [key, paused, slowed, user_key or key]
         with translated("quota count"):
-            used, paused_at, slowed_at, counted = self._count(keys=[key, paused, slowed], args=[int(ttl_s), now])
-        return _Counted(int(used), _float(paused_at), _float(slowed_at), counted=bool(counted))
+            used, paused_at, slowed_at, counted, mine = self._count(
+                keys=keys, args=[int(ttl_s), now, "1" if user_key else "0"]
+            )
+        return _Counted(int(used), _float(paused_at), _float(slowed_at), counted=bool(counted), mine=int(mine))
 
     def set(self, key: str, value: float, ttl_s: float) -> None:
         with translated("quota write"):
@@ -175,21 +198,24 @@ class Governor:
     def __init__(self, settings: Settings) -> None:
         self._store: _Memory | _Redis = _Redis(settings.redis_url) if settings.redis_url else _Memory()
         self.budgets: dict[str, int] = {LIBRARY: settings.library_daily_quota}
+        self.reserved: dict[str, int] = {LIBRARY: int(settings.library_daily_quota * settings.library_newcomer_reserve)}
+        self.light_calls = settings.library_light_user_calls
         self.probe_interval_s = settings.quota_probe_interval_s
         self.min_wait = datetime.timedelta(seconds=settings.rate_limit_min_delay_s)  # Google: 30 s after a 429
 
     # --- around each call ----------------------------------------------------------------------
 
-    def before(self, endpoint: str) -> bool:
-        """Count the call about to be made, or raise QuotaWait if its API waits; True if it is the probe of a
-        paused API (tell `answered` so)."""
+    def before(self, endpoint: str, sub: str | None = None) -> bool:
+        """Count the call about to be made (for `sub`, if given), or raise QuotaWait if its API waits, or if
+        the user has had their share of the day; True if it is the probe of a paused API (tell `answered` so)."""
         api, now = api_of(endpoint), utcnow()
         day = quota_day(now)
         used_key = self._used_key(api, day)
+        user_key = f"darkroom:quota:user:{api}:{day}:{sub}" if sub and api in self.reserved else None
         # Counted first (unless paused), in the same round trip as what the API waits for; taken back if not sent.
         stamp = now.replace(tzinfo=datetime.UTC).timestamp()
         read = self._store.count_unless_paused(
-            used_key, 2 * _DAY_S, f"darkroom:quota:paused:{api}", f"darkroom:quota:slowed:{api}", stamp
+            used_key, 2 * _DAY_S, f"darkroom:quota:paused:{api}", f"darkroom:quota:slowed:{api}", stamp, user_key
         )
         used, paused, slowed = read.used, _at(read.paused_at), _at(read.slowed_at)
         probing = False
@@ -207,11 +233,34 @@ class Governor:
             if budget is not None and used > budget and not probing:
                 until = self.pause(api, now)
                 raise QuotaWait(f"{endpoint}: today's budget of {budget} {api} requests is spent", until, daily=True)
-        except QuotaWait:
+            if budget is not None and read.mine > self.light_calls and used > budget - self.reserved[api]:
+                raise QuotaWait(
+                    f"{endpoint}: the rest of today's {api} requests is kept for users who have used few today",
+                    next_reset(now),
+                    daily=True,
+                )
+        except QuotaWait as exc:
             if read.counted or probing:
                 self._store.incr(used_key, -1, 2 * _DAY_S)  # not sent after all
+            if read.counted and user_key is not None:
+                self._store.incr(user_key, -1, 2 * _DAY_S)
+            if sub is not None:
+                self._mark_waiting(sub, exc.until, now)
             raise
         return probing
+
+    def waiting_until(self, sub: str) -> datetime.datetime | None:
+        """Until when the user's work last waited for Google's quota, while it still may (what the app sees)."""
+        until = self._instant(f"waiting:{sub}")
+        return until if until is not None and utcnow() < until else None
+
+    def for_user(self, sub: str) -> UserGate:
+        return UserGate(self, sub)
+
+    def _mark_waiting(self, sub: str, until: datetime.datetime, now: datetime.datetime) -> None:
+        # Kept while the work may still be waiting: it comes back within two probe intervals (workers.actors).
+        shown = min(until, now + datetime.timedelta(seconds=2 * self.probe_interval_s))
+        self._set_instant(f"waiting:{sub}", until, now, ttl_until=shown)
 
     def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None:
         """What Google said: a 429 pauses (a day's limit) or slows (any other) the API for every caller. A probe
@@ -263,6 +312,22 @@ class Governor:
     def _instant(self, name: str) -> datetime.datetime | None:
         return _at(self._store.get(f"darkroom:quota:{name}"))
 
-    def _set_instant(self, name: str, at: datetime.datetime, now: datetime.datetime) -> None:
+    def _set_instant(
+        self, name: str, at: datetime.datetime, now: datetime.datetime, ttl_until: datetime.datetime | None = None
+    ) -> None:
         stamp = at.replace(tzinfo=datetime.UTC).timestamp()
-        self._store.set(f"darkroom:quota:{name}", stamp, max(1.0, (at - now).total_seconds()) + 60)
+        ttl_s = max(1.0, ((ttl_until or at) - now).total_seconds()) + (0 if ttl_until else 60)
+        self._store.set(f"darkroom:quota:{name}", stamp, ttl_s)
+
+
+class UserGate:
+    """The governor as one user's Photos calls see it: each call counted for the user too (the reserve)."""
+
+    def __init__(self, governor: Governor, sub: str) -> None:
+        self._governor, self._sub = governor, sub
+
+    def before(self, endpoint: str) -> bool:
+        return self._governor.before(endpoint, self._sub)
+
+    def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None:
+        self._governor.answered(endpoint, error, probe)

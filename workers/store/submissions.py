@@ -211,9 +211,15 @@ def counts_view(by_state: dict[str, int]) -> dict[str, int]:
 
 def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
     """What `GET /v1/submissions/{id}` answers, and what a notification about it carries."""
+    found = status_and_user(db, submission_id)
+    return None if found is None else found[0]
+
+
+def status_and_user(db: Database, submission_id: str) -> tuple[dict[str, Any], str | None] | None:
+    """The status document, and the user it is for (once the code is redeemed)."""
     with db.session() as s:
         row = s.get(Submission, submission_id)
-        return None if row is None else _document(s, row)
+        return None if row is None else (_document(s, row), row.sub)
 
 
 def _document(s: Session, row: Submission) -> dict[str, Any]:

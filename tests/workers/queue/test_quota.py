@@ -92,3 +92,32 @@ def test_a_per_minute_429_slows_every_caller_of_that_api_together(governor):
     assert not raised.value.daily
     time.sleep(0.35)
     governor.before(UPLOAD)
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+def test_the_last_of_the_day_is_kept_for_users_who_have_used_little_of_it(request, store):
+    redis_url = request.getfixturevalue("redis_url") if store == "redis" else None
+    settings = Settings(
+        redis_url=redis_url, library_daily_quota=10, library_newcomer_reserve=0.3, library_light_user_calls=2
+    )
+    governor = Governor(settings)
+
+    def allowed(sub: str, tries: int = 20) -> int:
+        done = 0
+        for _ in range(tries):
+            try:
+                governor.before(UPLOAD, sub)
+            except QuotaWait as exc:
+                assert exc.daily and governor.waiting_until(sub) is not None
+                return done
+            governor.answered(UPLOAD, None)
+            done += 1
+        return done
+
+    assert allowed("heavy") == 7  # up to the reserve
+    assert governor.paused_until() is None and governor.waiting_until("newcomer") is None
+    assert allowed("newcomer") == 2  # a light user's share of the reserve
+    assert allowed("another") == 1  # the day's last call; then the budget is spent, for everyone
+    assert governor.paused_until() is not None
+    [use] = [u for u in governor.report() if u.api == "library"]
+    assert use.used == 10  # calls that waited were taken back
