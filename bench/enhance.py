@@ -131,12 +131,17 @@ def tone_costs(data: bytes, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def peak_rss_mib(megapixels: int) -> tuple[float, float]:
+def peak_rss_mib(megapixels: int, progressive: bool = False) -> tuple[float, float]:
     """Peak RSS of a fresh process before and after it enhances one photo of this size, read from a file
     (the photo is generated here, so its generation does not count)."""
     width, height = _sized(megapixels)
+    data = jpeg(width, height, seed=7, quality=92)
+    if progressive:  # its decoder keeps every coefficient beside the frame
+        out = io.BytesIO()
+        Image.open(io.BytesIO(data)).save(out, "JPEG", quality=92, progressive=True)
+        data = out.getvalue()
     with tempfile.NamedTemporaryFile(suffix=".jpg") as photo:
-        photo.write(jpeg(width, height, seed=7, quality=92))
+        photo.write(data)
         photo.flush()
         # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child would report the parent's peak.
         hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
@@ -155,6 +160,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--photos", default="landscape-12,portrait-12,heic-12,landscape-24", help="kind-megapixels")
     parser.add_argument("--rss-mp", type=int, default=48)
+    # the largest progressive 4:2:0 photo the codec admits: its coefficients and frame fit 400 MB
+    parser.add_argument("--rss-progressive-mp", type=int, default=0, help="also a progressive photo this large")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results, sharpening, tone = [], None, None
@@ -184,8 +191,10 @@ def main() -> None:
             }
         )
     rss = peak_rss_mib(args.rss_mp)
+    progressive = peak_rss_mib(args.rss_progressive_mp, progressive=True) if args.rss_progressive_mp else None
     if args.json:
-        print(json.dumps({"results": results, "peak_rss_mib": rss, "sharpening": sharpening, "tone": tone}, indent=1))
+        found = {"results": results, "peak_rss_mib": rss, "progressive_rss_mib": progressive}
+        print(json.dumps({**found, "sharpening": sharpening, "tone": tone}, indent=1))
         return
     print(
         "| photo | input MB | floor ms | recipe ms | floor MP/s | naive MP/s | recipe MP/s | recipe / floor "
@@ -216,6 +225,8 @@ def main() -> None:
         f"\npeak RSS of one process enhancing one {args.rss_mp} MP photo: {rss[1]:.0f} MiB "
         f"({rss[0]:.0f} MiB with the photo's bytes loaded, before decoding)"
     )
+    if progressive is not None:
+        print(f"and one progressive {args.rss_progressive_mp} MP photo: {progressive[1]:.0f} MiB")
 
 
 if __name__ == "__main__":
