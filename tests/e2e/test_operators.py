@@ -96,7 +96,7 @@ def test_status_and_dead_letters(stack, redis_url):
 
     status = json.loads(darkroom(processes, "status", "--json").stdout)
     assert status["submissions"] == {"failed": 2} and status["recent_failures"][0]["error"] == "code_rejected"
-    assert set(status["queues"]) == {"exchange", "photos", "maintenance"}
+    assert set(status["queues"]) == {"exchange", "photos", "maintenance", "notify"}
     text = darkroom(processes, "status").stdout
     assert "queue exchange" in text and "dead      2" in text
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
-import threading
 import time
 from collections.abc import Iterator
+
+from workers.cli.receiver import serving
 
 
 class Hostile:
@@ -76,11 +77,6 @@ def hostile(mode: str, **options: object) -> Iterator[Hostile]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server) as base:
+        receiver.url = f"{base}/hooks"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -62,12 +63,18 @@ def receiving(secret: str = SECRET) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/darkroom"
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as base:
+        receiver.url = f"{base}/hooks/darkroom"
+        yield receiver
+
+
+@contextlib.contextmanager
+def serving(server: socketserver.TCPServer) -> Iterator[str]:
+    """Serve on a thread of its own until the block ends; the server's loopback URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

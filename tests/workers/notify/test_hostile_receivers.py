@@ -45,7 +45,9 @@ def test_a_receiver_that_answers_a_byte_at_a_time_delays_nobodys_picker_link(set
         linked_s = time.monotonic() - started
         wait_until(lambda: receiver.connections >= 8 and len(receiver.held_s) >= 8, timeout_s=30, what="8 tries")
     assert linked_s < 10
-    assert max(receiver.held_s) < 1.5 + 1.0  # each attempt cut at its deadline, not at the time limit
+    # each attempt cut at its deadline (the receiver notices within two of its half-second drips), not at the
+    # 5-minute time limit
+    assert max(receiver.held_s) < 1.5 + 2.0
     assert any("no answer within 1.5 s" in (row.last_error or "") for row in rows())
 
 
