@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-pipeline bench-ingest bench-scale fuzz run lint clean
+.PHONY: demo test test-fast format bench bench-pipeline bench-ingest bench-scale fuzz run lint clean
 
 $(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,18 @@ demo: $(STAMP)
 # Two pytest-xdist workers: most tests wait on a server, a worker process or a poll, not on a core.
 # Each worker flushes a Redis database of its own (tests/conftest.py).
 PYTEST_ARGS ?= -n 2
+# Coverage of the code the tests run in their own process (what real worker processes run is not counted), with
+# a floor: a change that leaves much new code untested fails here.
+COVERAGE ?= --cov=ingest --cov=workers --cov=pipelines --cov=settings --cov-report=term:skip-covered --cov-fail-under=80
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS) $(COVERAGE)
+
+# Everything but the end-to-end tests (real processes): about two minutes, for the loop of a day's work.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 4 -m "not e2e"
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: $(STAMP)
 	$(BIN)/python bench/enhance.py
@@ -40,6 +50,7 @@ fuzz: $(STAMP)
 run: $(STAMP)
 	$(BIN)/darkroom serve
 
+# ruff over everything; mypy strict over the app, and over tests and benchmarks too (pyproject.toml says how)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 

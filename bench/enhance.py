@@ -33,8 +33,8 @@ from PIL import Image, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.photos import heic, jpeg  # noqa: E402
-from pipelines import _tone, codec, dqt, enhance_bytes, recipes, steps  # noqa: E402
+from emulator.photos import heic, jpeg
+from pipelines import _tone, codec, dqt, enhance_bytes, recipes, steps
 
 
 def floor(data: bytes) -> bytes:
@@ -150,8 +150,8 @@ def peak_rss_mib(megapixels: int, progressive: bool = False) -> tuple[float, flo
             f"data = open({photo.name!r}, 'rb').read(); before = {hwm}; enhance_bytes(data); print(before, {hwm})"
         )
         root = Path(__file__).resolve().parents[1]
-        out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
-    before, after = (int(v) / 1024 for v in out.stdout.split())
+        ran = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    before, after = (int(v) / 1024 for v in ran.stdout.split())
     return before, after
 
 

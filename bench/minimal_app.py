@@ -9,7 +9,7 @@ import redis.asyncio as redis
 _client = redis.Redis.from_url(os.environ.get("DARKROOM_REDIS_URL", "redis://127.0.0.1:6379/9"))
 
 
-async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     body, more = b"", True

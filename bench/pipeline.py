@@ -37,8 +37,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.client import AdminClient  # noqa: E402
-from tests.support.processes import PROCESS_TYPES, Stack, wait_for  # noqa: E402
+from emulator.client import AdminClient
+from tests.support.processes import PROCESS_TYPES, Stack, wait_for
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PHOTOS_API = ("picker.", "library.", "content.")
@@ -183,7 +183,7 @@ def main() -> None:
         runs = []
         for k in range(args.runs):
             print(f"{n} photos process(es), run {k + 1}/{args.runs}...", file=sys.stderr, flush=True)
-            runs.append(run(n, args.users, args.photos, args.latency_ms, size, args.warmup))  # type: ignore[arg-type]
+            runs.append(run(n, args.users, args.photos, args.latency_ms, size, args.warmup))
         rows.append((n, _median(runs)))
         if args.runs > 1:
             rests = [sum(r["cpu_ms_per_photo"].values()) - r["enhance_ms_per_photo"] for r in runs]

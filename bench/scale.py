@@ -47,9 +47,9 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.client import AdminClient  # noqa: E402
-from tests.support.processes import PROCESS_TYPES, Stack, cli, wait_for  # noqa: E402
-from workers.cli.receiver import SECRET, Receiver, receiving  # noqa: E402
+from emulator.client import AdminClient
+from tests.support.processes import PROCESS_TYPES, Stack, cli, wait_for
+from workers.cli.receiver import SECRET, Receiver, receiving
 
 REDIS_URL = os.environ.get("DARKROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 POSTGRES_URL = os.environ.get("DARKROOM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -21,6 +21,10 @@ class AdminClient:
         response.raise_for_status()
         return response.json() if response.headers.get("content-type", "").startswith("application/json") else None
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults injected and not yet used up (`count` is what is left of each)."""
+        return list(self._call("GET", "faults")["faults"])
+
     def add_user(self, photos: int = 0, **fields: Any) -> dict[str, Any]:
         return self._call("POST", "users", {"photos": photos, **fields})
 

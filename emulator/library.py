@@ -208,7 +208,7 @@ def _dimensions(data: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
-    except Exception:  # an upload that is no image still becomes an item at Google
+    except Exception:  # noqa: BLE001 - an upload that is no image still becomes an item at Google
         return 0, 0
 
 

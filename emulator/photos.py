@@ -1,6 +1,6 @@
 """Generated phone-like photos: a dull, slightly tinted outdoor scene as JPEG with EXIF and an sRGB ICC profile.
 
-Each photo is stored turned as its EXIF orientation (1–8) says, so that a correct decoder shows it upright.
+Each photo is stored turned as its EXIF orientation (1-8) says, so that a correct decoder shows it upright.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _house(draw: ImageDraw.ImageDraw, rnd: random.Random, width: int, height: in
 
 
 def jpeg(width: int, height: int, *, seed: int = 0, orientation: int = 1, quality: int = 88) -> bytes:
-    """A JPEG whose displayed (upright) size is width × height."""
+    """A JPEG whose displayed (upright) size is width x height."""
     image = scene(width, height, seed)
     if orientation in _STORED_AS:
         image = image.transpose(_STORED_AS[orientation])

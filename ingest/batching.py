@@ -78,7 +78,7 @@ class Batcher(Generic[Item, Result]):
             try:
                 results = await loop.run_in_executor(self._thread, self._work, [item for item, _ in batch])
                 answers = list(zip(batch, results, strict=True))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever the batch raised, each waiting post gets it
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)

@@ -66,7 +66,7 @@ def database_bytes(database_url: str, tmp_path: Path) -> bytes:
 
 
 def test_procfile_processes_take_a_code_to_an_album(stack, redis_url, tmp_path, deployment):
-    processes, admin, web = stack
+    processes, admin, _web = stack
     user, status = submit_and_pick(processes, admin, photos=4)
     assert status["status"] == "done" and status["counts"] == {
         "total": 4,

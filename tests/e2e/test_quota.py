@@ -74,7 +74,7 @@ def test_a_spent_day_pauses_every_photo_without_failing_one_and_the_new_day_fini
         done["counts"] == {"total": 12, "done": 12, "failed": 0, "skipped": 0, "waiting": 0} and done["waiting"] is None
     )
     [album] = admin.state()["albums"]
-    markers = Counter(MARKER.search(i["filename"]).group(1) for i in album["items"])  # type: ignore[union-attr]
+    markers = Counter(MARKER.search(i["filename"]).group(1) for i in album["items"])
     assert len(markers) == 12 and set(markers.values()) == {1}
 
 
@@ -95,7 +95,7 @@ def test_a_storm_of_per_minute_429s_is_waited_out_by_every_caller_together_and_e
     early = [c for c in calls for at in refused if at + 0.2 < c["at"] < at + 0.9]
     assert len(refused) == 12 and early == [], f"{len(early)} calls within a wait"
     [album] = admin.state()["albums"]
-    markers = Counter(MARKER.search(i["filename"]).group(1) for i in album["items"])  # type: ignore[union-attr]
+    markers = Counter(MARKER.search(i["filename"]).group(1) for i in album["items"])
     assert len(markers) == 16 and set(markers.values()) == {1}
 
 

@@ -60,7 +60,7 @@ def test_expire_access_tokens_gives_401_before_expiry(emulator, admin):
 
 
 def test_tokens_listing_exposes_what_was_issued(emulator, admin):
-    user, api = sign_in(emulator.url, admin)
+    _user, api = sign_in(emulator.url, admin)
     issued = admin.tokens()
     assert api.headers["Authorization"].split()[1] in issued["access_tokens"]
     assert len(issued["refresh_tokens"]) == 1 and len(issued["codes"]) == 1

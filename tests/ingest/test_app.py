@@ -61,7 +61,7 @@ def queued(client, expect: int = 0) -> list[dict]:
 
 def rows(client) -> list[dict]:
     with sqlalchemy.create_engine(client.db_url).connect() as c:
-        return [dict(r._mapping) for r in c.execute(sqlalchemy.text("SELECT * FROM submissions"))]
+        return [dict(r._asdict()) for r in c.execute(sqlalchemy.text("SELECT * FROM submissions"))]
 
 
 def test_missing_x_requested_with_is_403_and_nothing_is_enqueued(app):
@@ -183,7 +183,7 @@ def test_each_client_address_gets_a_bounded_number_of_codes_a_minute(tmp_path, r
     answers = [post(client, n).status_code for n in range(8)]
     assert answers[:5] == [202] * 5
     if answers[5] == 202:  # the minute turned over mid-test: the next five are the new window's
-        answers = answers[5:] + [post(client, 9).status_code]
+        answers = [*answers[5:], post(client, 9).status_code]
     refused = post(client, 99)
     assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
@@ -253,7 +253,7 @@ def test_a_500_carries_the_security_headers_and_a_problem_body(tmp_path):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug of ours")
 
-    client.app.state.batcher.submit = broken  # a route that fails as a bug would
+    client.app.state.batcher.submit = broken  # type: ignore[attr-defined] # a route that fails as a bug would
     answer = TestClient(client.app, raise_server_exceptions=False).post(
         "/v1/auth-codes", json={"code": CODE}, headers=HEADERS
     )
@@ -270,7 +270,7 @@ def test_the_web_app_refuses_to_start_without_the_google_client(tmp_path):
 def test_readiness_is_false_until_the_schema_is_migrated(tmp_path):
     client = client_for(tmp_path, migrate=False)
     assert client.get("/readyz").status_code == 503
-    Database(client.db_url).migrate()
+    Database(client.db_url).migrate()  # type: ignore[attr-defined]
     assert client.get("/readyz").status_code == 200
 
 

@@ -26,7 +26,7 @@ CONFIG = Settings(
     token_keys=new_key(),
     rate_limit_per_minute=100_000,
     google_client_id="1234-web.apps.googleusercontent.com",
-    google_client_secret="GOCSPX-test",  # type: ignore[arg-type]
+    google_client_secret="GOCSPX-test",
 )
 APP = create_app(CONFIG)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -127,7 +127,7 @@ def check(data: bytes, kept: codec.Frame, previous: bytes) -> str:
     return "refused" if results == {"DecodeError"} else "decoded"
 
 
-def _child(seed: int, budget_s: float, out: Path, report: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _child(seed: int, budget_s: float, out: Path, report: multiprocessing.Queue) -> None:
     rnd, kinds, counts = random.Random(seed), seeds(), Counter[str]()
     previous = [photos.jpeg(96, 64, seed=100 + n) for n in range(3)] + [photos.heic(96, 64, seed=200)]
     kept, current = codec.Frame(), out / f"current-{os.getpid()}.bin"
@@ -148,7 +148,7 @@ def run(cpu_seconds: float, processes: int, seed: int, out: Path, progress: bool
     """Fuzz for about `cpu_seconds` of CPU over `processes` processes; the outcomes counted."""
     out.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("fork")
-    report: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    report: multiprocessing.Queue = context.Queue()
     totals: Counter[str] = Counter()
     slice_s = max(1.0, min(30.0, cpu_seconds / processes / 10))
     spent, started, round_ = 0.0, time.monotonic(), 0

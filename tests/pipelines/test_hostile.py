@@ -81,10 +81,16 @@ def test_an_oversize_icc_profile_is_dropped_not_kept():
     assert decoded.icc_profile is None
 
 
+def saved(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
 SEEDS = {
     "jpeg": photos.jpeg(48, 32, orientation=3),
-    "png": (lambda b: (Image.new("RGBA", (24, 16), (1, 2, 3, 4)).save(b, "PNG"), b.getvalue())[1])(io.BytesIO()),
-    "webp": (lambda b: (Image.new("RGB", (24, 16), (9, 8, 7)).save(b, "WEBP"), b.getvalue())[1])(io.BytesIO()),
+    "png": saved(Image.new("RGBA", (24, 16), (1, 2, 3, 4)), "PNG"),
+    "webp": saved(Image.new("RGB", (24, 16), (9, 8, 7)), "WEBP"),
     "heif": photos.heic(32, 24),
 }
 

@@ -40,7 +40,7 @@ dull_images = st.builds(
 @given(dull_images, st.sampled_from(["JPEG", "PNG", "WEBP"]), st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK"]))
 def test_dimensions_are_kept_for_every_size_mode_and_format(scene, fmt, mode):
     image = scene.convert(mode)
-    if fmt != "PNG" and mode in ("P", "RGBA") or fmt != "JPEG" and mode == "CMYK":
+    if (fmt != "PNG" and mode in ("P", "RGBA")) or (fmt != "JPEG" and mode == "CMYK"):
         image = image.convert("RGB")
     result = opened(enhance_bytes(encoded(image, fmt)).data)
     assert result.size == scene.size and result.format == "JPEG" and result.mode == "RGB"

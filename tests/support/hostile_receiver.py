@@ -68,7 +68,7 @@ def _read_request(sock: socket.socket) -> None:
 
 @contextlib.contextmanager
 def hostile(mode: str, **options: object) -> Iterator[Hostile]:
-    receiver = Hostile(mode, **options)  # type: ignore[arg-type]
+    receiver = Hostile(mode, **options)
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:

@@ -42,7 +42,7 @@ def test_redis_out_of_reach_is_unavailable_for_locks_limits_and_messages():
         RateLimiter(nowhere(), per_minute=1).allow("client")
     previous = broker.current() if broker.is_set() else None
     try:
-        broker.setup(Settings(_env_file=None, redis_url=nowhere(), token_keys=new_key()))  # type: ignore[arg-type]
+        broker.setup(Settings(_env_file=None, redis_url=nowhere(), token_keys=new_key()))
         with pytest.raises(Unavailable):
             messages.exchange_code("0" * 32)
     finally:
@@ -68,4 +68,8 @@ def test_every_leaf_is_either_permanent_or_transient():
 
 
 def _subclasses(cls: type) -> list[type]:
-    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+    children: list[type] = cls.__subclasses__()
+    found: list[type] = []
+    for child in children:
+        found += [child, *_subclasses(child)]
+    return found

@@ -88,6 +88,11 @@ class Embedded:
         finally:
             self.stop()
 
+    def join(self) -> None:
+        """Wait until the workers have done every message sent so far, notifications apart (their lane)."""
+        if self._worker is not None:
+            self._worker.join()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True

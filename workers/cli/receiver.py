@@ -54,7 +54,7 @@ def receiving(secret: str = SECRET) -> Iterator[Receiver]:
     receiver = Receiver(secret)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             self.send_response(receiver.answer({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_header("content-length", "0")

@@ -71,7 +71,7 @@ class Prepared:
         }
         columns = compiled._result_columns  # noqa: SLF001
         self.names = tuple(str(column[0]) for column in columns)
-        self.results = [column[3]._cached_result_processor(dialect, None) for column in columns]
+        self.results = [column[3]._cached_result_processor(dialect, None) for column in columns]  # noqa: SLF001
 
     def parameters(self, given: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = {**self.fixed, **{name: given[name] for name in self.asked}}

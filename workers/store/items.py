@@ -1,4 +1,4 @@
-"""Items: the ledger of source item × recipe version, one row each, with the state each step recorded."""
+"""Items: the ledger of source item x recipe version, one row each, with the state each step recorded."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ class Vault:
 
     def decrypt(self, ciphertext: str, context: str) -> str:
         try:
-            version, key_id, payload = ciphertext.split(".", 2)
+            _version, key_id, payload = ciphertext.split(".", 2)
             cipher = self._keys[key_id]
             raw = base64.urlsafe_b64decode(payload)
             return cipher.decrypt(raw[:12], raw[12:], context.encode()).decode()

@@ -50,7 +50,7 @@ def test_fewer_scopes_than_the_source_needs_is_scope_missing(uc, admin):
     with pytest.raises(ScopeMissing) as raised:
         exchange.exchange(uc.ctx, done.submission_id)
     assert raised.value.missing == [PICKER_SCOPE]
-    assert grants.get(uc.ctx.db, done.sub).state == GrantState.INSUFFICIENT_SCOPE  # type: ignore[union-attr]
+    assert grants.get(uc.ctx.db, done.sub).state == GrantState.INSUFFICIENT_SCOPE
     assert uc.sent("open_picker") == []
 
 
@@ -60,7 +60,7 @@ def test_no_refresh_token_and_none_stored_is_grant_revoked(uc, admin):
     submission_id, _ = submissions.record(uc.ctx.db, uc.ctx.vault, admin.mint_code(user["sub"]), "picker")
     with pytest.raises(GrantRevoked):
         exchange.exchange(uc.ctx, submission_id)
-    assert grants.get(uc.ctx.db, user["sub"]).state == GrantState.REVOKED  # type: ignore[union-attr]
+    assert grants.get(uc.ctx.db, user["sub"]).state == GrantState.REVOKED
 
 
 def test_a_client_secret_google_refuses_is_misconfigured(uc, admin, settings):

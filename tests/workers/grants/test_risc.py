@@ -17,6 +17,7 @@ from workers.context import get_context
 from workers.operations import sweeper
 from workers.queue import broker
 from workers.store import events, grants
+from workers.store.models import SecurityEvent
 from workers.store.states import GrantState
 
 IOS_CLIENT = "1234-ios.apps.googleusercontent.com"
@@ -37,12 +38,12 @@ def signed_in(darkroom, admin) -> dict:
 
 def deliver(darkroom, token: str) -> requests.Response:
     answer = requests.post(f"{darkroom.url}/v1/risc", data=token, headers=SET)
-    darkroom.app._worker.join()
+    darkroom.app.join()
     return answer
 
 
 def state_of(user: dict) -> str:
-    return grants.get(get_context().db, user["sub"]).state  # type: ignore[union-attr]
+    return grants.get(get_context().db, user["sub"]).state
 
 
 @pytest.mark.parametrize("audience", [IOS_CLIENT, ANDROID_CLIENT])
@@ -85,7 +86,7 @@ def test_events_that_ask_for_no_action_are_recorded_and_leave_the_grant(darkroom
     user = signed_in(darkroom, admin)
     assert deliver(darkroom, admin.security_event(user["sub"], event, jti=f"j-{event}")).status_code == 202
     assert state_of(user) == GrantState.ACTIVE
-    assert events.security_event(get_context().db, f"j-{event}").applied_at is not None  # type: ignore[union-attr]
+    assert events.security_event(get_context().db, f"j-{event}").applied_at is not None
 
 
 @pytest.mark.parametrize(
@@ -113,10 +114,10 @@ def test_an_event_whose_enqueue_failed_is_sent_on_googles_redelivery_and_by_the_
         broker.setup(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
         web = TestClient(create_app(context=h.ctx))
         assert web.post("/v1/risc", content=token, headers=SET).status_code == 503  # recorded, not enqueued
-        h.stub = broker.setup(h.ctx.settings)  # Redis is back
+        h.stub = broker.setup(h.ctx.settings)  # type: ignore[assignment] # Redis is back: the stub again
         assert web.post("/v1/risc", content=token, headers=SET).status_code == 202
         assert h.take("apply_security_event") == [("lost-once",)]
         with h.ctx.db.session() as s:
-            s.get(events.SecurityEvent, "lost-once").received_at = datetime.datetime(2000, 1, 1)
+            s.get(SecurityEvent, "lost-once").received_at = datetime.datetime(2000, 1, 1)
         assert sweeper.sweep(h.ctx)["apply_security_event"] == 1
         assert h.sent("apply_security_event") == [("lost-once",)]

@@ -105,7 +105,7 @@ def test_app_disconnects_its_user_with_the_id_token(app, admin, emulator):
     )
     answer = requests.delete(f"{app.url}/v1/me", headers={**headers, "Authorization": f"Bearer {id_token}"})
     assert answer.status_code == 202
-    app.app._worker.join()  # type: ignore[union-attr]
+    app.app.join()
     assert grants.get(get_context().db, user["sub"]).state == "deleted"
     assert admin.counts()["oauth.revoke"] == 1
 
@@ -125,7 +125,7 @@ def test_security_events_are_verified_applied_and_deduplicated(app, admin, event
     headers = {"Content-Type": "application/secevent+jwt"}
     assert requests.post(f"{app.url}/v1/risc", data=token, headers=headers).status_code == 202
     assert requests.post(f"{app.url}/v1/risc", data=token, headers=headers).status_code == 202  # redelivery
-    app.app._worker.join()  # type: ignore[union-attr]
+    app.app.join()
     grant = grants.get(get_context().db, user["sub"])
     assert grant.state == state and grant.refresh_secret is None
     assert admin.counts().get("oauth.revoke", 0) == 0  # Google told us; nothing to revoke there

@@ -11,6 +11,7 @@ from tests.support.google import redeem
 from tests.support.waiting import wait_until as until
 from workers.context import get_context
 from workers.store import notifications, submissions
+from workers.store.models import Notification
 from workers.store.states import NotificationState
 
 HEADERS = {"X-Requested-With": "tests"}
@@ -60,7 +61,7 @@ def test_a_code_that_is_never_redeemed_pushes_nothing_to_the_token_posted_with_i
         body = {"code": junk, "push_token": DEVICE}
         submission_id = requests.post(f"{app.url}/v1/auth-codes", json=body, headers=HEADERS).json()["submission_id"]
         assert app.wait(submission_id, "failed")["error"]["code"] == "code_rejected"
-        assert submissions.get(ctx.db, submission_id).push_secret is None  # type: ignore[union-attr]
+        assert submissions.get(ctx.db, submission_id).push_secret is None
     until(lambda: notifications.counts(ctx.db).get("webhook", {}).get("delivered") == 2, what="webhooks")
     assert admin.push_messages() == [] and "push" not in notifications.counts(ctx.db)
 
@@ -71,7 +72,7 @@ def test_an_unregistered_token_is_forgotten_after_one_attempt(app, admin, receiv
     ctx = get_context()
     until(lambda: notifications.counts(ctx.db).get("push", {}).get("dropped") == 1)
     assert [r["status"] for r in admin.requests() if r["endpoint"] == "fcm.messages.send"] == [404]
-    assert submissions.get(ctx.db, submission_id).push_secret is None  # type: ignore[union-attr]
+    assert submissions.get(ctx.db, submission_id).push_secret is None
 
 
 def test_a_429_or_503_from_fcm_is_tried_again_and_pushes_once(app, admin, receiver):
@@ -105,17 +106,17 @@ def test_a_firebase_key_google_refuses_settles_the_push_as_dead_with_its_reason(
 
     from tests.support.embedded import running
 
-    account = json.loads(told.fcm_service_account_file.read_text())  # type: ignore[union-attr]
+    account = json.loads(told.fcm_service_account_file.read_text())
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     account["private_key"] = other.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    told.fcm_service_account_file.write_text(json.dumps(account))  # type: ignore[union-attr]
+    told.fcm_service_account_file.write_text(json.dumps(account))
     with running(told) as app:
         done(app, admin)
         ctx = get_context()
         until(lambda: notifications.counts(ctx.db).get("push") == {NotificationState.DEAD: 1}, what="settled dead")
         with ctx.db.session() as s:
-            [row] = s.query(notifications.Notification).filter_by(channel="push").all()
+            [row] = s.query(Notification).filter_by(channel="push").all()
     assert "refused the service account's key: invalid_grant" in (row.last_error or "")
     assert admin.push_messages() == []

@@ -21,7 +21,7 @@ def test_a_code_never_enqueued_is_sent_to_the_exchange(uc, admin):
     _age(uc, Submission, done.submission_id)
     assert sweeper.sweep(uc.ctx) == {"exchange_code": 1}
     assert uc.sent("exchange_code") == [(done.submission_id,)]
-    assert submissions.get(uc.ctx.db, done.submission_id).updated_at.year > 2000  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, done.submission_id).updated_at.year > 2000
 
 
 def test_an_exchanged_code_whose_picker_was_lost_opens_it(uc, admin):
@@ -39,7 +39,7 @@ def test_a_stuck_item_is_sent_again_and_one_delivered_too_often_given_up(uc, adm
         _age(uc, Item, item_id)
     assert sweeper.sweep(uc.ctx) == {"process_item": 1, "gave_up": 1}
     assert uc.sent("process_item") == [(first,)] and uc.sent("create_items") == [(done.sub,)]
-    assert items.get(uc.ctx.db, second).error_code == "gave_up"  # type: ignore[union-attr]
+    assert items.get(uc.ctx.db, second).error_code == "gave_up"
 
 
 def test_a_redeemed_code_stops_being_a_key_after_the_repost_window(uc, admin):
@@ -52,12 +52,12 @@ def test_a_redeemed_code_stops_being_a_key_after_the_repost_window(uc, admin):
     from workers.grants import exchange
 
     exchange.exchange(uc.ctx, first)
-    assert submissions.get(uc.ctx.db, first).code_secret is None  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, first).code_secret is None
     assert submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker") == (first, False)  # a repost, in the window
     sweeper.sweep(Context(uc.ctx.settings.model_copy(update={"repost_window_s": 0.0})))
     again, created = submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker")
     assert created and again != first  # the old code finds nothing: a new submission, which Google will refuse
-    assert submissions.get(uc.ctx.db, first).code_hash == f"redeemed:{first}"  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, first).code_hash == f"redeemed:{first}"
 
 
 def test_an_upload_whose_batch_waited_too_long_is_asked_for_when_no_other_upload_finishes(uc, admin):

@@ -24,10 +24,10 @@ def uploaded(uc, admin, photos: int):
 def test_uploaded_items_go_into_the_album_in_one_call_and_the_submission_is_done(uc, admin):
     done, item_ids = uploaded(uc, admin, photos=3)
     batches.create_album_items(uc.ctx, done.sub)
-    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}
     [album] = admin.state()["albums"]
     assert len(album["items"]) == 3 and admin.counts()["library.mediaItems.batchCreate"] == 1
-    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE
 
 
 def test_a_batch_asked_for_twice_creates_nothing_twice(uc, admin):
@@ -43,7 +43,7 @@ def test_an_uncertain_batch_is_settled_from_the_album_without_a_second_create(uc
     for item_id in item_ids:  # as if the worker died between batchCreate and its bookkeeping
         items.set_state(uc.ctx.db, item_id, ItemState.CREATING)
     batches.create_album_items(uc.ctx, done.sub)
-    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}
     assert admin.counts()["library.mediaItems.batchCreate"] == 1
 
 
@@ -54,7 +54,7 @@ def test_a_refused_album_is_forgotten_and_the_retry_finishes_the_items(uc, admin
         batches.create_album_items(uc.ctx, done.sub)
     assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is None
     batches.create_album_items(uc.ctx, done.sub)  # the retry
-    assert items.get(uc.ctx.db, item_ids[0]).state == ItemState.DONE  # type: ignore[union-attr]
+    assert items.get(uc.ctx.db, item_ids[0]).state == ItemState.DONE
 
 
 def test_an_album_the_user_deleted_answers_404_and_a_new_one_takes_the_items(uc, admin):
@@ -64,7 +64,7 @@ def test_an_album_the_user_deleted_answers_404_and_a_new_one_takes_the_items(uc,
     with pytest.raises(Unavailable):
         batches.create_album_items(uc.ctx, done.sub)
     batches.create_album_items(uc.ctx, done.sub)  # the retry
-    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}
     [album] = admin.state()["albums"]
     assert album["id"] != old and len(album["items"]) == 2
 
@@ -78,11 +78,11 @@ def test_an_upload_token_no_key_opens_means_upload_again_not_a_loop(uc, admin):
     foreign = Vault([new_key().encode()[:32]])
     items.set_state(uc.ctx.db, item_id, ItemState.UPLOADED, upload_secret=ITEM_UPLOAD.seal(foreign, item_id, "t"))
     batches.create_album_items(uc.ctx, done.sub)
-    assert items.get(uc.ctx.db, item_id).state == ItemState.QUEUED  # type: ignore[union-attr]
+    assert items.get(uc.ctx.db, item_id).state == ItemState.QUEUED
     assert uc.take("process_item") == [(item_id,)] and "library.mediaItems.batchCreate" not in admin.counts()
     upload.upload_item(uc.ctx, item_id)
     batches.create_album_items(uc.ctx, done.sub)
-    assert items.get(uc.ctx.db, item_id).state == ItemState.DONE  # type: ignore[union-attr]
+    assert items.get(uc.ctx.db, item_id).state == ItemState.DONE
 
 
 def test_a_users_uploads_ask_for_one_batch_not_one_per_photo(uc, admin):
@@ -95,7 +95,7 @@ def test_a_users_uploads_ask_for_one_batch_not_one_per_photo(uc, admin):
     for _ in uc.take("create_items"):
         batches.create_album_items(uc.ctx, done.sub)
     assert admin.counts()["library.mediaItems.batchCreate"] == 1
-    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}
 
 
 def test_an_upload_after_the_batch_was_read_asks_again(uc, admin):
@@ -108,7 +108,7 @@ def test_an_upload_after_the_batch_was_read_asks_again(uc, admin):
     assert (done.sub,) in uc.sent("create_items")
     for _ in uc.take("create_items"):
         batches.create_album_items(uc.ctx, done.sub)
-    assert {items.get(uc.ctx.db, i).state for i in (first, second)} == {ItemState.DONE}  # type: ignore[union-attr]
+    assert {items.get(uc.ctx.db, i).state for i in (first, second)} == {ItemState.DONE}
 
 
 def test_a_batch_leaves_what_is_not_worth_a_call_to_the_uploads_still_coming(uc, admin):
@@ -129,7 +129,7 @@ def test_a_batch_leaves_what_is_not_worth_a_call_to_the_uploads_still_coming(uc,
     assert uc.take("create_items") == [(done.sub,)]
     batches.create_album_items(uc.ctx, done.sub)
     assert admin.counts()["library.mediaItems.batchCreate"] == 2 and uc.sent("create_items") == []
-    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.DONE
 
 
 def test_a_users_last_upload_asks_for_its_batch_without_the_delay(uc, admin):

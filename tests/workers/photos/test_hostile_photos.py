@@ -6,7 +6,7 @@ from __future__ import annotations
 from emulator import photos
 from tests.support import hostile
 from workers.context import get_context
-from workers.store import items
+from workers.store.models import Item
 
 
 def test_photos_that_decode_to_nothing_fail_alone_and_never_carry_another_users_pixels(darkroom, admin, emulator):
@@ -26,7 +26,7 @@ def test_photos_that_decode_to_nothing_fail_alone_and_never_carry_another_users_
     status = darkroom.wait(submission_id, "done")
     assert status["counts"] == {"total": 5, "done": 0, "failed": 5, "skipped": 0, "waiting": 0}
     with get_context().db.session() as session:
-        failed = session.query(items.Item).filter_by(submission_id=submission_id).all()
+        failed = session.query(Item).filter_by(submission_id=submission_id).all()
     assert {row.error_code for row in failed} == {"unusable_image"}
     uploaded = [i for album in admin.state()["albums"] for i in album["items"]]
     assert len(uploaded) == 4  # the first user's, and nothing more

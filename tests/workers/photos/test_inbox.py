@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.support.stub import exchanged
 from workers.photos import inbox
+from workers.store import submissions
 
 
 def test_the_inbox_album_fans_out_once(uc, admin):
@@ -18,7 +19,7 @@ def test_the_inbox_album_fans_out_once(uc, admin):
 def test_no_inbox_album_is_nothing_to_do_and_done(uc, admin):
     done = exchanged(uc, admin, source="inbox")
     inbox.scan_inbox(uc.ctx, done.submission_id)
-    view = inbox.submissions.status_view(uc.ctx.db, done.submission_id)
+    view = submissions.status_view(uc.ctx.db, done.submission_id)
     assert (
         view is not None
         and view["status"] == "done"

@@ -37,7 +37,7 @@ def test_a_pick_becomes_one_item_message_each_and_the_target_album(uc, admin):
     admin.pick(sub=done.sub)
     picker.poll_picker(uc.ctx, done.submission_id)
     assert len(uc.sent("process_item")) == 3
-    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.PROCESSING  # type: ignore[union-attr]
+    assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.PROCESSING
     assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is not None
 
 

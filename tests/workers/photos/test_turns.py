@@ -47,7 +47,7 @@ def test_each_upload_and_each_failure_hands_the_turn_to_the_users_oldest_held_ph
 
 def test_a_stray_message_for_a_held_photo_does_nothing_until_its_turn(uc, admin):
     window = uc.ctx.settings.photos_user_window
-    done, _ = picked(uc, admin, photos=window + 1)
+    _done, _ = picked(uc, admin, photos=window + 1)
     with uc.ctx.db.session() as s:
         [held] = [row.id for row in s.query(Item).filter(Item.state == ItemState.HELD)]
     upload.upload_item(uc.ctx, held)

@@ -42,7 +42,7 @@ def test_an_expired_base_url_is_fetched_anew_from_the_picker_session(uc, admin):
     admin.set_lifetimes(base_url_s=0.5)
     _, [item_id] = picked(uc, admin, photos=1)
     time.sleep(0.6)  # the base URL the ledger holds has expired
-    before = items.get(uc.ctx.db, item_id).base_url  # type: ignore[union-attr]
+    before = items.get(uc.ctx.db, item_id).base_url
     upload.upload_item(uc.ctx, item_id)
     item = items.get(uc.ctx.db, item_id)
     assert item is not None and item.state == ItemState.UPLOADED and item.base_url != before

@@ -87,8 +87,8 @@ def test_messages_enqueued_together_are_consumed_by_a_worker_even_after_redis_fo
         if len(seen) == 6:
             done.set()
 
-    dramatiq.actor(probe, broker=redis_broker, queue_name="probe", actor_name="probe")
-    batch = [
+    dramatiq.actor(probe, broker=redis_broker, queue_name="probe", actor_name="probe")  # type: ignore[call-overload]
+    batch: list[dramatiq.Message[None]] = [
         dramatiq.Message(queue_name="probe", actor_name="probe", args=(str(n),), kwargs={}, options={})
         for n in range(3)
     ]

@@ -129,7 +129,8 @@ def test_rows_written_on_the_fast_path_read_back_like_any_other(store):
     # The sweeper compares timestamps in SQL: a fresh row is stale only against a later cutoff.
     assert submission_id not in [r.id for r in submissions.stale(db, before)]
     assert submission_id in [r.id for r in submissions.stale(db, LATER)]
-    assert submissions.status_view(db, submission_id)["created_at"].endswith("Z")
+    view = submissions.status_view(db, submission_id)
+    assert view is not None and view["created_at"].endswith("Z")
 
 
 def test_record_many_during_a_key_rotation_finds_codes_stored_under_the_old_key(store):
@@ -209,7 +210,7 @@ def test_a_database_that_fails_under_the_driver_path_is_unavailable_and_rolls_ba
     )
     items.release(db, "42", 1)
     with pytest.raises(Unavailable), db.driver() as d:
-        d.run(db.prepared(items._BEGIN_ATTEMPT), item_id=item_id)  # counted, then the transaction fails
+        d.run(db.prepared(items._BEGIN_ATTEMPT), item_id=item_id)  # noqa: SLF001 - counted, then the transaction fails
         d.run(db.prepared(sqlalchemy.text("SELECT * FROM no_such_table")))
     again = items.begin_attempt(db, item_id)
     assert again is not None and again.attempts == 1  # the failed transaction's count was rolled back
