@@ -146,7 +146,7 @@ def peak_rss_mib(megapixels: int, progressive: bool = False) -> tuple[float, flo
         # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child would report the parent's peak.
         hwm = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
         probe = (
-            "import sys; sys.path.insert(0, '.'); from pipelines import enhance_bytes;"
+            "import sys; sys.path.insert(0, '.'); from pipelines import enhance_bytes, tune_process; tune_process();"
             f"data = open({photo.name!r}, 'rb').read(); before = {hwm}; enhance_bytes(data); print(before, {hwm})"
         )
         root = Path(__file__).resolve().parents[1]

@@ -40,8 +40,8 @@ MAX_ICC_BYTES = 1 << 21  # 2 MiB: real profiles are kilobytes; an oversize one (
 # Pillow still refuses twice the limit itself; below that, darkroom's header check refuses with its own
 # error, so Pillow's warning in between says nothing darkroom does not.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-# Pillow's block allocator (https://pillow.readthedocs.io/en/stable/reference/block_allocator.html) hands a
-# freed frame back to the OS at once by default (PILLOW_BLOCKS_MAX=0), so each photo's frame is fresh pages for
+# tune_process: Pillow's block allocator (https://pillow.readthedocs.io/en/stable/reference/block_allocator.html)
+# hands a freed frame back to the OS at once by default (PILLOW_BLOCKS_MAX=0), so each photo's frame is fresh pages for
 # the kernel to fault in and zero: at 12 MP some 11,000 faults, about 30 ms of kernel time a photo, as much as
 # the whole enhancement. Freed blocks are kept instead, for the next photo, up to BLOCKS_KEPT of BLOCK_BYTES
 # (200 MB: one 48 MP frame, four 12 MP ones), so a photos process stays at the size its largest photo took.
@@ -50,10 +50,6 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # kernel time at 12 MP). An operator's PILLOW_BLOCK_SIZE and PILLOW_BLOCKS_MAX are left as set.
 BLOCK_BYTES = 256 << 10
 BLOCKS_KEPT = 800
-if "PILLOW_BLOCK_SIZE" not in os.environ:
-    _imaging.set_block_size(BLOCK_BYTES)
-if "PILLOW_BLOCKS_MAX" not in os.environ:
-    _imaging.set_blocks_max(BLOCKS_KEPT)
 # glibc's malloc treats a photo's bytes alike (a 12 MP JPEG is 2.5 MB in and 3.5 MB out, copied on the way in
 # HTTP and here): by default a block over its mmap threshold may be fresh pages, and freed memory over the trim
 # threshold at a heap's top goes back to the OS, to be faulted in again by the next photo. With these a block
@@ -75,7 +71,16 @@ def _keep_freed_bytes() -> None:
     mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
 
 
-_keep_freed_bytes()
+def tune_process() -> None:
+    """Set this process's allocators for one photo after another, as described above: what a photos worker and
+    `darkroom enhance` call as they start. Importing pipelines changes neither allocator."""
+    if "PILLOW_BLOCK_SIZE" not in os.environ:
+        _imaging.set_block_size(BLOCK_BYTES)
+    if "PILLOW_BLOCKS_MAX" not in os.environ:
+        _imaging.set_blocks_max(BLOCKS_KEPT)
+    _keep_freed_bytes()
+
+
 # A thread's Frame keeps the memory of its largest photo up to this (a 24 MP frame); a larger one is let go.
 FRAME_KEPT_BYTES = 100 << 20
 _RGBX = 4  # bytes a pixel of a decoded RGB frame

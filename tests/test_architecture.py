@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,16 @@ def test_only_the_queue_room_knows_dramatiqs_redis_keys_and_makes_redis_clients(
 def test_each_module_opens_with_what_it_owns(path):
     docstring = ast.get_docstring(ast.parse(path.read_text()))
     assert docstring and len(docstring) > 40, "each module opens with one to three lines: what it owns"
+
+
+def test_importing_pipelines_changes_nothing_in_the_process():
+    """Pillow's allocator and glibc's malloc are set by pipelines.tune_process, which processes that enhance call
+    as they start (the photos worker, darkroom serve and enhance), never by an import."""
+    probe = (
+        "from PIL import _imaging as core; before = (core.get_block_size(), core.get_blocks_max());"
+        "import pipelines, workers.photos.upload; assert (core.get_block_size(), core.get_blocks_max()) == before;"
+        "pipelines.tune_process(); assert (core.get_block_size(), core.get_blocks_max()) != before"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PILLOW_", "MALLOC_"))}
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-800:]

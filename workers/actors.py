@@ -16,6 +16,7 @@ from typing import Any
 
 import dramatiq
 
+import pipelines
 from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
@@ -38,7 +39,9 @@ def _prepare_thread() -> None:
 
 if not broker.is_set():  # the dramatiq CLI imports us first: this is an entry point
     get_settings().client_credentials()  # refuse to start without the web client: every code would fail
-    broker.setup(get_settings(), worker_metrics=True).add_middleware(middleware.WarmUp(_prepare_thread))
+    running = broker.setup(get_settings(), worker_metrics=True)
+    running.add_middleware(middleware.WarmUp(_prepare_thread))
+    running.add_middleware(middleware.AtBoot(table.Queue.PHOTOS, pipelines.tune_process))
     logs.configure(get_settings())
 if not is_set():
     set_context(Context(get_settings()))

@@ -106,7 +106,7 @@ def test_the_next_photos_frame_reuses_the_last_ones_memory_instead_of_faulting_i
 
     probe = (
         "import resource, sys; sys.path.insert(0, '.');"
-        "from emulator.photos import jpeg; from pipelines import enhance_bytes;"
+        "from emulator.photos import jpeg; from pipelines import enhance_bytes, tune_process; tune_process();"
         "data = jpeg(3200, 2400, seed=3, quality=92); faults = [];"
         "[(faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt), enhance_bytes(data)) for _ in range(5)];"
         "faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt);"

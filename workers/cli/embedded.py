@@ -42,6 +42,9 @@ class Embedded:
         context.vault  # noqa: B018 - refuse to start without token keys
         context.db.migrate()
         set_context(context)
+        import pipelines
+
+        pipelines.tune_process()  # this process enhances photos too
         broker.setup(self.settings)
         import workers.actors  # noqa: F401 - declares the actors on the broker just set up
         from ingest.app import create_app

@@ -22,6 +22,7 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
 def enhance(args: argparse.Namespace, settings: Settings) -> int:
     import pipelines
 
+    pipelines.tune_process()
     pairs, collisions = _pairs(Path(args.input), Path(args.output))
     failed = too_large = 0
     for n, (src, dst) in enumerate(pairs, 1):

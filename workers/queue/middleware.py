@@ -71,6 +71,18 @@ class WarmUp(Middleware):
             log.warning("warming a worker thread up failed", exc_info=True)
 
 
+class AtBoot(Middleware):
+    """Run `prepare` once when a worker that consumes `queue` boots (the photos worker sets its allocators)."""
+
+    def __init__(self, queue: str, prepare: Callable[[], None]) -> None:
+        self.queue, self.prepare = queue, prepare
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        only = worker.consumer_whitelist
+        if not only or self.queue in only:
+            self.prepare()
+
+
 class GiveUp(Middleware):
     """When a message fails for good (retries spent, permanent error, too old), call its actor's `on_give_up`
     with the message's arguments and the exception, to record why in the database."""
