@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # The longest an upload waits for its batchCreate to fill up while more of the user's photos are on their
     # way: checked as each upload finishes, and by the sweeper when none finishes for a while.
     batch_wait_s: float = 20.0
-    # Google's quota, project-wide (DESIGN.md §4): the Library API's requests per Pacific day, uploads and
+    # Google's quota, project-wide (docs/google.md#quotas): the Library API's requests per Pacific day, uploads and
     # batchCreate included; while a day's quota is spent, one probe call this often, in case it was raised.
     library_daily_quota: int = 10_000
     # The last part of that budget is kept for users who have made at most library_light_user_calls calls today
@@ -117,8 +117,8 @@ class Settings(BaseSettings):
     library_newcomer_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
     library_light_user_calls: int = Field(default=200, ge=0)
     quota_probe_interval_s: float = 900.0
-    # Telling the app (DESIGN.md §6): Standard Webhooks to its backend, FCM pushes to its devices. Every
-    # secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
+    # Telling the app (README: How the app hears back): Standard Webhooks to its backend, FCM pushes to its
+    # devices. Every secret in webhook_secrets signs every delivery, so the app can rotate without a gap.
     webhook_url: str | None = None
     webhook_secrets: SecretStr | None = None
     # The most one delivery may take, from connecting to the answer's status (a slow receiver cannot hold a

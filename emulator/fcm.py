@@ -1,4 +1,4 @@
-"""Firebase Cloud Messaging HTTP v1 under /fcm/v1, and the JWT-bearer grant that authorizes it (google-apis.md §12).
+"""Firebase Cloud Messaging HTTP v1 under /fcm/v1, and the JWT-bearer grant that authorizes it (docs/google.md#fcm).
 
 A service account the emulator mints signs its own assertions; /token checks each one's signature, issuer,
 audience, lifetime and scope before it issues an access token with the firebase.messaging scope. Messages are

@@ -1,6 +1,6 @@
 """The Library API's project quota as Google enforces it: requests per day and per minute, for the whole project
 (every client and user), with Google's 429 body: status RESOURCE_EXHAUSTED and a google.rpc.ErrorInfo whose
-metadata names the quota metric and the limit (google-apis.md §6.6, §11). A request refused for quota is not
+metadata names the quota metric and the limit (docs/google.md#quotas). A request refused for quota is not
 counted. Days are the emulator's own: `new_day` starts one (Google resets at midnight Pacific time).
 """
 

@@ -21,7 +21,7 @@ PICKER_SCOPE = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly
 APPENDONLY = "https://www.googleapis.com/auth/photoslibrary.appendonly"
 APPCREATED = "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata"
 DRIVE_APPDATA = "https://www.googleapis.com/auth/drive.appdata"
-# Google answers short scope names with their long aliases, and adds openid (reference/google-apis.md §1.3).
+# Google answers short scope names with their long aliases, and adds openid (docs/google.md#code-exchange).
 SCOPE_ALIASES = {
     "email": "https://www.googleapis.com/auth/userinfo.email",
     "profile": "https://www.googleapis.com/auth/userinfo.profile",
@@ -259,7 +259,7 @@ class Google:
                 grant = self.access_tokens[token].grant
             if grant is None or grant.revoked:
                 raise OAuthError("invalid_token", "Token expired or revoked")
-            # Revoking is per project: every grant of this user in the project goes (google-apis.md §0.7).
+            # Revoking is per project: every grant of this user in the project goes (docs/google.md#code-exchange).
             self.revoke_user(grant.sub)
 
     def _revoke_grant(self, grant: Grant) -> int:

@@ -1,4 +1,5 @@
-"""darkroom's public HTTP surface: POST /v1/auth-codes, GET /v1/submissions/{id}, health and readiness."""
+"""darkroom's public HTTP surface: POST /v1/auth-codes, GET /v1/submissions/{id}, DELETE /v1/me, POST /v1/risc,
+health, readiness, metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -27,11 +28,8 @@ from ingest.openapi import DOCUMENT
 from ingest.payloads import AuthCode, problem
 from settings import Settings, get_settings
 from workers import logs, metrics
-from workers.context import Context
 from workers.errors import BadSecurityToken, PermanentError, TransientError
-from workers.intake import codes, queries, security
-from workers.queue import broker
-from workers.store.states import Platform, SourceKind
+from workers.intake import Context, Platform, SourceKind, codes, limits, process, queries, security
 
 MAX_BODY_BYTES = 4096
 MAX_EVENT_BYTES = 16_384
@@ -131,7 +129,7 @@ async def delete_me(request: Request) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthenticated("send the user's Google ID token as a Bearer token")
-    limiter = request.app.state.context.ingest_limit
+    limiter = limits.of(request.app.state.context)
     if not await run_in_threadpool(limiter.allow, f"me:{_client(request)}"):  # Redis: not on the event loop
         return _retry_later(429, "Too Many Requests", "too many requests from this client", 60 - int(time.time()) % 60)
     # On a pool of its own: a slow certs fetch must not take the threads every other route runs on.
@@ -215,8 +213,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     """The ASGI app; the embedded mode passes its context so web and workers share one database pool."""
     settings = context.settings if context else settings or get_settings()
     logs.configure(settings)
-    if not broker.is_set():
-        broker.setup(settings)
+    context = process.start(settings, context)
     routes = [
         Route("/v1/auth-codes", post_auth_code, methods=["POST"]),
         Route("/v1/submissions/{submission_id}", get_submission, methods=["GET"]),
@@ -238,7 +235,6 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
                 allow_headers=["Content-Type", "X-Requested-With", "Authorization"],
             )
         )
-    context = context or Context(settings)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
     settings.client_credentials()  # and without the web client: every code would fail later
     hot_path = codes.Intake(context)

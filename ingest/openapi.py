@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.payloads import CODE_PATTERN, PUSH_TOKEN_PATTERN
-from workers.store.states import Platform, SourceKind, SubmissionStatus
+from workers.intake import Platform, SourceKind, SubmissionStatus
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

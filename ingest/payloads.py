@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-# Google's authorization codes are at most 256 bytes of URL-safe ASCII (google-apis.md §1.3); leave headroom.
+# Google's authorization codes are at most 256 bytes of URL-safe ASCII (docs/google.md#code-exchange); leave headroom.
 CODE_PATTERN = r"^[A-Za-z0-9/_\-\.~+=]+$"
 PUSH_TOKEN_PATTERN = r"^[A-Za-z0-9_:\-]+$"
 

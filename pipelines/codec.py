@@ -7,7 +7,7 @@ along inside the decoder (pipelines.dqt).
 
 Pixels stay as the camera stored them and the EXIF Orientation tag goes out as it came in: a JPEG may carry
 it, and Google Photos and every current viewer turn the photo upright by it. Turning 12 MP of pixels costs
-more than the whole enhancement (40 ms against 30 on a portrait shot), for an output nobody sees differently.
+more than the whole enhancement (docs/benchmarks.md), for an output nobody sees differently.
 A decoder that turns the pixels itself (libheif applies HEIF's irot/imir) resets the tag it hands over.
 """
 
@@ -27,7 +27,7 @@ from pipelines import dqt, heif
 
 # Image.open(formats=...) needs each plugin registered; Pillow registers them lazily, so name them here.
 _PLUGINS = (JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
-# Only photo formats reach a decoder; exotic ones carry most of Pillow's advisories (image-processing.md §2).
+# Only photo formats reach a decoder; exotic ones carry most of Pillow's security advisories.
 # MPO (multi-picture JPEG) comes through the JPEG opener.
 FORMATS = ("JPEG", "PNG", "WEBP", *heif.FORMATS)
 MAX_PIXELS = 100_000_000  # admits 48 MP and 100 MP phone shots; one 400 MB frame (4 bytes a pixel) at the limit
@@ -42,12 +42,12 @@ MAX_ICC_BYTES = 1 << 21  # 2 MiB: real profiles are kilobytes; an oversize one (
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # tune_process: Pillow's block allocator (https://pillow.readthedocs.io/en/stable/reference/block_allocator.html)
 # hands a freed frame back to the OS at once by default (PILLOW_BLOCKS_MAX=0), so each photo's frame is fresh pages for
-# the kernel to fault in and zero: at 12 MP some 11,000 faults, about 30 ms of kernel time a photo, as much as
+# the kernel to fault in and zero: at 12 MP some 11,000 faults, kernel time a photo as much as
 # the whole enhancement. Freed blocks are kept instead, for the next photo, up to BLOCKS_KEPT of BLOCK_BYTES
 # (200 MB: one 48 MP frame, four 12 MP ones), so a photos process stays at the size its largest photo took.
 # Blocks of one small size, not Pillow's 16 MB: a cached block is resized to each request, and the tone pass's
-# strips (steps.TONE_STRIP_BYTES) would shrink 16 MB blocks that the next frame grows again (mremap, 12 ms of
-# kernel time at 12 MP). An operator's PILLOW_BLOCK_SIZE and PILLOW_BLOCKS_MAX are left as set.
+# strips (steps.TONE_STRIP_BYTES) would shrink 16 MB blocks that the next frame grows again (mremap, in
+# kernel time). An operator's PILLOW_BLOCK_SIZE and PILLOW_BLOCKS_MAX are left as set.
 BLOCK_BYTES = 256 << 10
 BLOCKS_KEPT = 800
 # glibc's malloc treats a photo's bytes alike (a 12 MP JPEG is 2.5 MB in and 3.5 MB out, copied on the way in
@@ -118,8 +118,8 @@ class Decoded:
 class Frame:
     """Memory that decoded photos' pixels go into, one photo after another, kept for the next one.
 
-    Pillow zeroes every frame it allocates (48 MB at 12 MP), which the decoder then overwrites: the 12 MP codec
-    floor went from 104 to 90-99 ms without it. In a Frame the decoder writes into memory already faulted in, and
+    Pillow zeroes every frame it allocates (48 MB at 12 MP), which the decoder then overwrites: a tenth of the
+    codec's floor (docs/benchmarks.md). In a Frame the decoder writes into memory already faulted in, and
     the tone pass can change the pixels where they are (pipelines/_tone.c) instead of into a second frame. So a
     photo decoded into a Frame is good until the next decode into the same Frame: one Frame a thread
     (thread_frame), used by enhance_bytes, which returns only the bytes it encoded. The last photo's pixels stay

@@ -46,7 +46,7 @@ def recipe(name: str) -> Auto:
 def enhance_bytes(data: bytes, name: str = "auto-v1") -> Enhanced:
     """The recipe on one photo. Its luma sharpening costs nothing per pixel: a JPEG's is done by darkroom's
     decoder from scaled tables (pipelines.dqt); any other input's by the next decoder of the JPEG written,
-    whose tables are scaled the same way (a pixel pass cost 250 ms at 12 MP, as much as the rest together)."""
+    whose tables are scaled the same way (a pixel pass cost as much as the rest together: docs/benchmarks.md)."""
     chosen = recipe(name)
     decoded = decode(data, chosen.sharpen, frame=thread_frame())
     enhanced = encode(decoded, chosen(decoded))

@@ -123,8 +123,8 @@ def tone(
 ) -> Image.Image:
     """White balance, then levels: one LUT per channel, one pass, in place. So a photo needs one frame of memory,
     not two (a 48 MP frame is 192 MB: Pillow keeps RGB in 4 bytes a pixel). In `frame`, the memory of image's
-    pixels when darkroom decoded them there (codec.Frame), by pipelines/_tone.c: 5 ms at 12 MP with AVX-512
-    VBMI, 14 without. Otherwise with Pillow, a strip of rows at a time, each in cache (30 ms)."""
+    pixels when darkroom decoded them there (codec.Frame), by pipelines/_tone.c (with AVX-512 VBMI where the CPU
+    has it). Otherwise with Pillow, a strip of rows at a time, each in cache (docs/benchmarks.md has the three)."""
     lut: list[int] = []
     for channel_gain in balance:
         scale = channel_gain * gain
@@ -135,7 +135,7 @@ def tone(
         IN_PLACE(frame, bytes(lut))
         return image
     # On Pillow's core image: Image.point rounds all 768 entries again on every call, which for a strip costs
-    # as much as the strip's pixels (12 MP: 39 ms this way, 53 through the public calls, 73 in one piece).
+    # as much as the strip's pixels (faster than through the public calls, or in one piece).
     core, rows = image.im, max(1, TONE_STRIP_BYTES // (4 * image.width))
     for top in range(0, image.height, rows):
         box = (0, top, image.width, min(image.height, top + rows))

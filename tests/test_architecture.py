@@ -128,3 +128,63 @@ def test_importing_pipelines_changes_nothing_in_the_process():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PILLOW_", "MALLOC_"))}
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-800:]
+
+
+def test_each_actor_runs_the_use_case_of_its_own_name():
+    """A grep for an actor's name finds its use case (workers/actors.py's USE_CASES), and the other way round."""
+    tree = ast.parse((ROOT / "workers" / "actors.py").read_text())
+    [table] = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "USE_CASES"
+    ]
+    assert isinstance(table, ast.Dict)
+    pairs = {}
+    for key, value in zip(table.keys, table.values, strict=True):
+        assert isinstance(key, ast.Constant) and isinstance(value, ast.Tuple)
+        pairs[key.value] = ast.unparse(value.elts[0]).rsplit(".", 1)[-1]
+    assert {name: fn for name, fn in pairs.items() if fn.lstrip("_") != name and "_" + name not in fn} == {}
+
+
+def test_ingest_reaches_workers_only_through_intake():
+    """And the floor every room stands on: the error tree, logs and metrics."""
+    allowed = {"workers.intake", "workers.errors", "workers.logs", "workers.metrics"}
+    found: dict[str, set[str]] = {}
+    for path in modules("ingest"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = []
+            if isinstance(node, ast.ImportFrom) and node.module == "workers":
+                named = [f"workers.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("workers."):
+                named = [".".join(node.module.split(".")[:2])]
+            elif isinstance(node, ast.Import):
+                named = [".".join(a.name.split(".")[:2]) for a in node.names if a.name.startswith("workers")]
+            found.setdefault(str(path.relative_to(ROOT)), set()).update(set(named) - allowed)
+    assert {path: rooms for path, rooms in found.items() if rooms} == {}
+
+
+def _room(path: Path) -> str:
+    relative = path.relative_to(ROOT).with_suffix("")
+    parts = relative.parts
+    return ".".join(parts[:2]) if parts[0] == "workers" and len(parts) > 1 else parts[0]
+
+
+def test_no_two_rooms_import_each_other_even_by_a_longer_way():
+    rooms: dict[str, set[str]] = {}
+    for path in modules("workers") + modules("ingest") + modules("pipelines") + [ROOT / "settings.py"]:
+        if path.name == "__init__.py" and path.parent.name == "workers":
+            continue
+        own = _room(path)
+        rooms.setdefault(own, set()).update(r for r in _imported_rooms(path) if r != own and r != "workers")
+    app = set(rooms)
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [r for r in rooms[start] if r in app]
+        while todo:
+            room = todo.pop()
+            if room not in seen:
+                seen.add(room)
+                todo += [r for r in rooms.get(room, ()) if r in app]
+        return seen
+
+    assert sorted(room for room in app if room in reachable(room)) == []

@@ -90,14 +90,14 @@ def _sweep_once_per_interval(ctx: Context, _: str) -> None:
 
 # Each actor's use case, and what a give-up of it marks failed. Names and queues: workers.queue.table.
 USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | None], None] | None]] = {
-    "exchange_code": (exchange.exchange, _submission_failed),
+    "exchange_code": (exchange.exchange_code, _submission_failed),
     "open_picker": (picker.open_picker, _submission_failed),
     "poll_picker": (picker.poll_picker, _submission_failed),
     "scan_inbox": (inbox.scan_inbox, _submission_failed),
-    "process_item": (upload.upload_item, _item_failed),
-    "create_items": (batches.create_album_items, None),
-    "revoke_user": (revocation.revoke, None),
-    "apply_security_event": (risc.apply, None),
+    "process_item": (upload.process_item, _item_failed),
+    "create_items": (batches.create_items, None),
+    "revoke_user": (revocation.revoke_user, None),
+    "apply_security_event": (risc.apply_security_event, None),
     "sweep": (_sweep_once_per_interval, None),
     "deliver_notification": (outbox.deliver_notification, None),
 }

@@ -9,15 +9,12 @@ environment.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import threading
 
 from settings import Settings
-from workers.intake.limits import RateLimiter
 from workers.queue import broker, messages
+from workers.queue.governor import Governor
 from workers.queue.locks import Locks
-from workers.queue.quota import Governor
 from workers.store.db import Database
 from workers.store.states import Channel
 from workers.store.vault import Vault
@@ -41,11 +38,6 @@ class Context:
     @functools.cached_property
     def quota(self) -> Governor:
         return Governor(self.settings)
-
-    @functools.cached_property
-    def ingest_limit(self) -> RateLimiter:
-        key = hmac.new(self.settings.token_key_bytes()[0], b"darkroom rate limit", hashlib.sha256).digest()
-        return RateLimiter(self.settings.redis_url, self.settings.rate_limit_per_minute, key)
 
 
 def channels_of(settings: Settings) -> list[Channel]:

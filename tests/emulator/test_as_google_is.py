@@ -1,4 +1,4 @@
-"""What the emulator learned of Google as it really is (google-apis.md §11), over HTTP."""
+"""What the emulator learned of Google as it really is (docs/google.md), over HTTP."""
 
 from __future__ import annotations
 

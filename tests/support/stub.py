@@ -73,7 +73,7 @@ def exchanged(h: Harness, admin: AdminClient, photos: int = 0, source: str = "pi
     from workers.grants import exchange
 
     done = posted(h, admin, photos, source, user)
-    exchange.exchange(h.ctx, done.submission_id)
+    exchange.exchange_code(h.ctx, done.submission_id)
     return done
 
 

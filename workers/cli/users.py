@@ -50,7 +50,7 @@ def revoke(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.redis_url:  # the app is told at once; without Redis the embedded server's sweeper tells it
         broker.setup(settings)
-    if not revocation.revoke(Context(settings), args.user):
+    if not revocation.revoke_user(Context(settings), args.user):
         raise UsageError(f"no grant is stored for user {args.user}")
     print(f"revoked at Google and deleted the tokens and personal data of user {args.user}")
     return 0

@@ -1,4 +1,4 @@
-"""Firebase Cloud Messaging HTTP v1 (google-apis.md §12): `messages:send` authorized by a Firebase service
+"""Firebase Cloud Messaging HTTP v1 (docs/google.md#fcm): `messages:send` authorized by a Firebase service
 account through google-auth (the JWT-bearer grant at the account's token_uri). Credentials are made once per
 process per file and refreshed by google-auth under a lock; errors are translated by responses.calling."""
 
@@ -33,7 +33,7 @@ def _account(path: Path) -> tuple[str, AuthorizedSession]:
 
 
 def _error_code(body: bytes) -> str | None:
-    """FCM's own errorCode, from the FcmError detail of Google's error body (google-apis.md §12)."""
+    """FCM's own errorCode, from the FcmError detail of Google's error body (docs/google.md#fcm)."""
     try:
         details = json.loads(body)["error"].get("details", [])
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -1,7 +1,7 @@
 """The OAuth side of Google: redeem a code, refresh, revoke, verify an ID token.
 
 The code exchange is a raw form POST: google-auth has no public call for it, and oauthlib cannot send the
-empty `redirect_uri` that iOS codes need (reference/google-apis.md §1.2, §8.4).
+empty `redirect_uri` that iOS codes need (docs/google.md#code-exchange).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def verify_id_token(settings: Settings, token: str) -> dict[str, Any]:
         )
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
         raise CodeRejected(f"the ID token did not verify: {exc.__class__.__name__}") from None
-    # verify_token checks signature, audience and expiry; the issuer is ours to check (google-apis.md §0.9).
+    # verify_token checks signature, audience and expiry; the issuer is ours to check (docs/google.md#id-tokens).
     if claims.get("iss") not in ISSUERS or not claims.get("sub"):
         raise CodeRejected("the ID token is not from Google")
     return dict(claims)

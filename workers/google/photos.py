@@ -106,7 +106,7 @@ def _thread_transport() -> _Transport:
 class NewItem:
     upload_token: str
     filename: str
-    description: str = ""  # only text a user wrote (google-apis.md §11): darkroom writes none
+    description: str = ""  # only text a user wrote (docs/google.md#photos-library): darkroom writes none
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class UserCredentials(google.auth.credentials.Credentials):
     """A user's access token whose expiry and refresh are darkroom's decisions alone: usable until
     `usable_until` (naive UTC), then renewed through `renew` (the vault's single-flight refresh), as after
     a 401. google-auth's own Credentials treat a token as expired 3 min 45 s early and refuse one that lives
-    less (google-apis.md §11): Google may send any `expires_in`, down to a few seconds."""
+    less (docs/google.md#access-tokens): Google may send any `expires_in`, down to a few seconds."""
 
     def __init__(self, token: str, usable_until: datetime.datetime, renew: Refresher) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -157,7 +157,7 @@ def prepare_thread(settings: Settings) -> None:
 
 
 class Gate(Protocol):
-    """Google's quota, project-wide (workers.queue.quota.Governor): told of each call before and after it."""
+    """Google's quota, project-wide (workers.queue.governor.Governor): told of each call before and after it."""
 
     def before(self, endpoint: str) -> bool: ...  # whether the call is the probe of a paused API
 

@@ -1,7 +1,7 @@
 """Google's quota facts: which API an endpoint counts against, when a quota day ends (midnight Pacific time),
 and what a 429 says about itself (google.rpc.ErrorInfo: the limit's name tells a day from a minute).
 
-Sources: google-apis.md §6.6 and §11. The counting and pausing live in workers.queue.quota.
+Source: docs/google.md#quotas. The counting and pausing live in workers.queue.governor.
 """
 
 from __future__ import annotations

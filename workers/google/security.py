@@ -38,7 +38,7 @@ def verify_security_event(settings: Settings, token: str) -> dict[str, Any]:
             algorithms=["RS256"],
             audience=settings.risc_audience_list(),
             issuer=settings.risc_issuer,
-            # Events are historical: no exp check (google-apis.md §4.3); a clock a little behind Google's must
+            # Events are historical: no exp check (docs/google.md#risc); a clock a little behind Google's must
             # still take a fresh iat.
             leeway=settings.risc_clock_skew_s,
             options={"verify_exp": False, "require": ["iss", "aud", "iat", "jti", "events"]},
@@ -53,7 +53,7 @@ def verify_security_event(settings: Settings, token: str) -> dict[str, Any]:
 
 RISC = "https://schemas.openid.net/secevent/risc/event-type/"
 OAUTH = "https://schemas.openid.net/secevent/oauth/event-type/"
-# The event types Google sends (google-apis.md §4.3, §11), by their short names.
+# The event types Google sends (docs/google.md#risc), by their short names.
 EVENT_TYPES = {
     RISC + "sessions-revoked": "sessions-revoked",
     OAUTH + "tokens-revoked": "tokens-revoked",

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 _EXCHANGEABLE = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING)
 
 
-def exchange(ctx: Context, submission_id: str) -> None:
+def exchange_code(ctx: Context, submission_id: str) -> None:
     """Redeem, verify, check scopes, store, enqueue. A redelivered message finds the code gone and stops."""
     if not submissions.move(ctx.db, submission_id, _EXCHANGEABLE, SubmissionStatus.EXCHANGING):
         return
@@ -47,7 +47,7 @@ def exchange(ctx: Context, submission_id: str) -> None:
 
 def _redirect_uri(ctx: Context, submission_id: str) -> str:
     """What the code must be redeemed with: `postmessage` for a web popup sign-in, the empty string (or what an
-    operator set) for iOS and Android (google-apis.md §11)."""
+    operator set) for iOS and Android (docs/google.md#code-exchange)."""
     row = submissions.get(ctx.db, submission_id)
     if row is not None and row.platform == Platform.WEB:
         return ctx.settings.google_web_redirect_uri

@@ -12,7 +12,7 @@ from workers.store import grants
 log = logging.getLogger(__name__)
 
 
-def revoke(ctx: Context, sub: str, *, at_google: bool = True, forget: bool = True) -> bool:
+def revoke_user(ctx: Context, sub: str, *, at_google: bool = True, forget: bool = True) -> bool:
     """Revoke the grant and stop the user's work; with `forget`, delete their tokens and personal data.
 
     Returns False when darkroom holds no grant for `sub`."""

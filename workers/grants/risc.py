@@ -10,13 +10,13 @@ from workers.store import events, grants
 
 log = logging.getLogger(__name__)
 
-# What each event makes darkroom do (google-apis.md §4.3). An offline-access backend has no sessions to
+# What each event makes darkroom do (docs/google.md#risc). An offline-access backend has no sessions to
 # end, so it takes the conservative reading: an event that says the account or its tokens may be in other
 # hands stops the grant until the user consents again. The others are recorded and logged.
 STOP = {"sessions-revoked", "tokens-revoked", "token-revoked", "account-disabled"}
 
 
-def apply(ctx: Context, jti: str) -> None:
+def apply_security_event(ctx: Context, jti: str) -> None:
     event = events.security_event(ctx.db, jti)
     if event is None or event.applied_at is not None:
         return

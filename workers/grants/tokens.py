@@ -1,7 +1,7 @@
 """Access tokens for a user: cached until shortly before expiry, refreshed single-flight across processes.
 
 N workers that find one user's token expired take the same lock; the first refreshes, the others re-read
-and use its result, so Google sees one refresh (issue #4).
+and use its result, so Google sees one refresh (a refresh token refreshed by two callers at once is a race).
 """
 
 from __future__ import annotations

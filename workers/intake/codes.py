@@ -11,6 +11,7 @@ from typing import NamedTuple
 from workers import metrics
 from workers.context import Context
 from workers.errors import TransientError, Unavailable
+from workers.intake import limits
 from workers.queue import batched, broker, messages
 from workers.store import submissions
 from workers.store.states import Platform, SourceKind
@@ -67,7 +68,7 @@ class Intake:
             self._unsent = []
 
     def _count_and_send(self, clients: list[str]) -> list[bool]:
-        limiter = self._ctx.ingest_limit
+        limiter = limits.of(self._ctx)
         unsent = [messages.message("exchange_code", submission_id) for submission_id in self._unsent]
         if limiter.in_redis and broker.is_redis():
             count = [limiter.count_call(clients)] if clients else []

@@ -9,9 +9,11 @@ import hmac
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from workers.context import Context
 from workers.queue.connection import client, translated
 
 # INCR each key (a key may repeat) and start its window's expiry on the first hit; the counts, in order.
@@ -74,3 +76,18 @@ class RateLimiter:
                 counts.append(self._local.get((key, window), 0) + 1)
                 self._local[(key, window)] = counts[-1]
         return self.decide(counts)
+
+
+_limiters: weakref.WeakKeyDictionary[Context, RateLimiter] = weakref.WeakKeyDictionary()
+_limiters_guard = threading.Lock()
+
+
+def of(ctx: Context) -> RateLimiter:
+    """The process's limit on codes and disconnects per client, made once per Context: its client names are
+    hashed under a key derived from the token keys, so every web process of a deployment names a client alike."""
+    with _limiters_guard:
+        limiter = _limiters.get(ctx)
+        if limiter is None:
+            key = hmac.new(ctx.settings.token_key_bytes()[0], b"darkroom rate limit", hashlib.sha256).digest()
+            limiter = _limiters[ctx] = RateLimiter(ctx.settings.redis_url, ctx.settings.rate_limit_per_minute, key)
+        return limiter

@@ -7,7 +7,7 @@ from typing import Any
 from workers.context import Context
 from workers.errors import QuotaWait
 from workers.queue import broker
-from workers.queue.quota import Use
+from workers.queue.governor import Use
 from workers.store import submissions
 from workers.store.states import ITEM_FINAL, SubmissionStatus
 

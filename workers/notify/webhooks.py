@@ -1,6 +1,7 @@
-"""Standard Webhooks to the app's backend (google-apis.md §12): POST the event's JSON with `webhook-id` (the
-row's id, the same on every retry), `webhook-timestamp` (now, at each attempt: receivers refuse stale ones)
-and `webhook-signature`, one `v1,...` per secret so the app can rotate, signed by the standardwebhooks package.
+"""Standard Webhooks to the app's backend (docs/google.md#standard-webhooks): POST the event's JSON with
+`webhook-id` (the row's id, the same on every retry), `webhook-timestamp` (now, at each attempt: receivers refuse
+stale ones) and `webhook-signature`, one `v1,...` per secret so the app can rotate, signed by the standardwebhooks
+package.
 A 2xx ends a delivery; anything else, a redirect too, is tried again.
 
 Each attempt has one deadline for the whole exchange, not for each read: a receiver that answers a byte at a time

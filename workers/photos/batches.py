@@ -6,7 +6,7 @@ makes a duplicate. After a batch, the next is asked for at once only if what is 
 Uploads ask for a batch (`ask`) once it is worth a call: it is full, nothing more of the user's is coming, or
 its oldest upload has waited `batch_wait_s`. A user has at most one such request on its way, not one per
 photo: the request is a claim (workers.queue.locks), the upload records its state first and claims second,
-and `create_album_items` releases the claim before it reads, so an upload either finds the claim free and
+and `create_items` releases the claim before it reads, so an upload either finds the claim free and
 sends, or is read by the message that holds it. Should no upload finish for a while (the user's last photos
 keep failing and retrying), the sweeper asks for the batch of whoever has waited `batch_wait_s`.
 """
@@ -28,7 +28,7 @@ from workers.store.models import Item, utcnow
 from workers.store.states import ItemState
 
 log = logging.getLogger(__name__)
-UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (google-apis.md §9)
+UPLOAD_TOKEN_LIFETIME = datetime.timedelta(hours=23)  # Google keeps them a day (docs/google.md#photos-library)
 CLAIM_MARGIN_S = 5.0  # a request's claim outlives its delay by this much: time to be picked up
 
 
@@ -52,7 +52,7 @@ def _worth_a_call(ctx: Context, waiting: items.BatchWait) -> bool:
     return (utcnow() - waiting.oldest).total_seconds() >= ctx.settings.batch_wait_s
 
 
-def create_album_items(ctx: Context, sub: str) -> None:
+def create_items(ctx: Context, sub: str) -> None:
     """One batchCreate for the user's uploaded items, serialized per user; more batches follow by message."""
     with ctx.locks.hold(f"create:{sub}", timeout_s=120), tokens.photos_for(ctx, sub) as photos:
         ctx.locks.release(f"create:{sub}")  # before reading: a later upload asks again
@@ -73,7 +73,7 @@ def create_album_items(ctx: Context, sub: str) -> None:
                     raise
         except (BadRequest, MediaGone):
             # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google
-            # documents neither; google-apis.md §11). Make a new one on the retry, which finishes the items.
+            # documents neither; docs/google.md#photos-library). Make a new one on the retry, which finishes the items.
             albums.forget_target_album(ctx, sub)
             raise Unavailable("the target album was refused; a new one is made on the next attempt") from None
     # What is left is asked for now only if it is worth a call; else the uploads still coming ask (or the sweeper,

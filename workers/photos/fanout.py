@@ -49,7 +49,7 @@ def fresh_base_url(ctx: Context, photos: Photos, item: Item) -> str | None:
 
 
 def picked(item: dict[str, Any]) -> Source:
-    """A Picker `PickedMediaItem` as a ledger source: `type` is PHOTO, VIDEO or unspecified (google-apis.md §11)."""
+    """A Picker `PickedMediaItem` as a ledger source: `type` is PHOTO, VIDEO or unspecified (docs/google.md#picker)."""
     media = item["mediaFile"]
     mime = str(media.get("mimeType", ""))
     kind = str(item.get("type", "TYPE_UNSPECIFIED"))

@@ -1,6 +1,6 @@
 """The inbox source: an app-created album the app fills from the device; darkroom can list it at any time, so
 it is what batch reprocessing re-reads. `since` means first seen by darkroom since then: an album tells no time
-an item was added, and `creationTime` is when the photo was taken (google-apis.md §11)."""
+an item was added, and `creationTime` is when the photo was taken (docs/google.md#photos-library)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The file name darkroom gives an upload: the user's own name, made safe, and a short marker of its ledger item.
 
 Google reads the name only from `simpleMediaItem.fileName` in batchCreate ("shouldn't be more than 255
-characters", google-apis.md §11), never from a header (a CJK or emoji name cannot travel in one). The marker
+characters", docs/google.md#photos-library), never from a header (a CJK or emoji name cannot travel in one). The marker
 is how an uncertain batchCreate is settled: darkroom finds its items in the album by name. Descriptions belong
 to the user and stay empty.
 """

@@ -54,7 +54,7 @@ def poll_picker(ctx: Context, submission_id: str) -> None:
 
 def _poll_again(ctx: Context, submission_id: str, session: dict[str, Any]) -> None:
     """Poll again at Google's interval, until `pollingConfig.timeoutIn` or `expireTime`, whichever comes first
-    (google-apis.md §11: a timeoutIn of 0 means stop now); then the user did not pick in time."""
+    (docs/google.md#picker: a timeoutIn of 0 means stop now); then the user did not pick in time."""
     left_s = _left_s(session)
     if left_s <= 0:
         raise PickerExpired("the user did not pick before the picker session's polling time ran out")

@@ -20,7 +20,7 @@ from workers.store.models import Item
 from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
 
 
-def upload_item(ctx: Context, item_id: str) -> None:
+def process_item(ctx: Context, item_id: str) -> None:
     # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
     item = items.begin_attempt(ctx.db, item_id)
     if item is None or item.state in items.FINAL:

@@ -25,7 +25,7 @@ def enqueue_many(messages: Sequence[dramatiq.Message[Any]], also: Sequence[Scrip
 
     dramatiq's own RedisBroker.enqueue still prepares every message (its Redis id, the middleware hooks, the
     encoding, the dispatch arguments) on a shallow copy of the broker whose dispatch script only records the
-    call. tests/workers/test_batched_redis.py holds this to what RedisBroker.enqueue writes and to what its
+    call. tests/workers/queue/test_batched_redis.py holds this to what RedisBroker.enqueue writes and to what its
     workers consume, so a dramatiq upgrade that changes the protocol fails there."""
     broker = brokers.current()
     if not isinstance(broker, RedisBroker):

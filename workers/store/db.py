@@ -54,7 +54,7 @@ def translated() -> Iterator[None]:
 class Prepared:
     """A Core statement compiled once for one dialect, to run on the driver itself (Database.driver): the
     per-photo statements, where SQLAlchemy's work around each execution (pool checkout and reset, cache key,
-    parameter and result processing) cost more than the statement (120 us against 13 on SQLite). What
+    parameter and result processing) cost several times the statement (docs/benchmarks.md). What
     SQLAlchemy would add is done here too: the statement's constants, the columns' Python `onupdate` values, and
     each type's bind and result conversion (SQLite keeps datetimes as text)."""
 

@@ -32,7 +32,7 @@ def add(db: Database, submission_id: str, sub: str, source: SourceKind, recipe: 
     """Ledger rows for what was found, each new photo held for its turn (workers.photos.turns) in the order found
     (each a microsecond after the one before: turns go oldest first); an item already in the ledger keeps its
     row, with the new base URL. Returns unfinished ids. On Core, in one transaction: through the ORM the picker
-    poll that found a pick of 96 photos cost 25 ms of CPU, 13 this way."""
+    poll that found a large pick cost about twice the CPU (docs/benchmarks.md)."""
     at = utcnow()
     with db.connection() as c:
         query = select(_ITEMS.c.source_media_id, _ITEMS.c.id, _ITEMS.c.state).where(
@@ -96,7 +96,7 @@ _ITEMS = cast(Table, Item.__table__)
 
 
 def _one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
-    """state IN (...) as equalities: SQLAlchemy expands an IN's list anew on every execution (40 us each)."""
+    """state IN (...) as equalities: SQLAlchemy expands an IN's list anew on every execution."""
     return or_(*(_ITEMS.c.state == state for state in states))
 
 

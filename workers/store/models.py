@@ -53,7 +53,7 @@ class Grant(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     refresh_secret: Mapped[str | None] = mapped_column(Text)
     # Keyed hashes that find this grant from what a RISC token-revoked event names: the refresh token's
-    # SHA-512-twice digest, or its first 16 characters (google-apis.md §4.3). Never the token itself.
+    # SHA-512-twice digest, or its first 16 characters (docs/google.md#risc). Never the token itself.
     refresh_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
     refresh_prefix_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
     access_secret: Mapped[str | None] = mapped_column(Text)

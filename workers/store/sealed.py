@@ -49,7 +49,7 @@ def refresh_digest(refresh_token: str) -> str:
 
 
 def refresh_prefix(refresh_token: str) -> str:
-    """The first 16 characters: what RISC's `prefix` names (google-apis.md §4.3)."""
+    """The first 16 characters: what RISC's `prefix` names (docs/google.md#risc)."""
     return refresh_token[:16]
 
 

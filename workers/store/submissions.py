@@ -199,7 +199,7 @@ def _item_counts(s: Session, submission_id: str) -> dict[str, int]:
 
 
 def counts_view(by_state: dict[str, int]) -> dict[str, int]:
-    """A submission's item counts as the app reads them (DESIGN.md §6): always `total`, `done`, `failed`,
+    """A submission's item counts as the app reads them (README: How it works): always `total`, `done`, `failed`,
     `skipped` and `waiting` (not started yet: queued, or held for the user's turn), then whichever steps are
     under way (`downloaded`, `uploaded`, `creating`). They add up to `total`."""
     rest = dict(by_state)

@@ -32,7 +32,7 @@ def test_an_inbox_code_scans_the_inbox_next(uc, admin):
 
 def test_a_redelivered_exchange_redeems_nothing(uc, admin):
     done = exchanged(uc, admin)
-    exchange.exchange(uc.ctx, done.submission_id)
+    exchange.exchange_code(uc.ctx, done.submission_id)
     assert admin.counts()["oauth.token.authorization_code"] == 1 and len(uc.sent("open_picker")) == 1
 
 
@@ -41,14 +41,14 @@ def test_a_redeemed_code_is_rejected_and_forgotten(uc, admin, emulator):
     code = submissions.code_of(uc.ctx.db, uc.ctx.vault, done.submission_id)
     assert code is not None and redeem(emulator.url, code).status_code == 200
     with pytest.raises(CodeRejected):
-        exchange.exchange(uc.ctx, done.submission_id)
+        exchange.exchange_code(uc.ctx, done.submission_id)
     assert submissions.code_of(uc.ctx.db, uc.ctx.vault, done.submission_id) is None
 
 
 def test_fewer_scopes_than_the_source_needs_is_scope_missing(uc, admin):
     done = posted(uc, admin, granted=["openid", "email", "profile", APPENDONLY, APPCREATED])
     with pytest.raises(ScopeMissing) as raised:
-        exchange.exchange(uc.ctx, done.submission_id)
+        exchange.exchange_code(uc.ctx, done.submission_id)
     assert raised.value.missing == [PICKER_SCOPE]
     assert grants.get(uc.ctx.db, done.sub).state == GrantState.INSUFFICIENT_SCOPE
     assert uc.sent("open_picker") == []
@@ -59,7 +59,7 @@ def test_no_refresh_token_and_none_stored_is_grant_revoked(uc, admin):
     admin.mint_code(user["sub"])  # consent happened before: the next code carries no refresh token
     submission_id, _ = submissions.record(uc.ctx.db, uc.ctx.vault, admin.mint_code(user["sub"]), "picker")
     with pytest.raises(GrantRevoked):
-        exchange.exchange(uc.ctx, submission_id)
+        exchange.exchange_code(uc.ctx, submission_id)
     assert grants.get(uc.ctx.db, user["sub"]).state == GrantState.REVOKED
 
 
@@ -68,17 +68,17 @@ def test_a_client_secret_google_refuses_is_misconfigured(uc, admin, settings):
     wrong = uc.ctx.settings.model_copy(update={"google_client_secret": SecretStr("not-the-secret")})
     ctx = Context(wrong)
     with pytest.raises(Misconfigured):
-        exchange.exchange(ctx, done.submission_id)
+        exchange.exchange_code(ctx, done.submission_id)
 
 
 def test_a_token_endpoint_outage_keeps_the_code_for_the_retry(uc, admin):
     done = posted(uc, admin)
     admin.inject_fault("oauth.token.authorization_code", status=503)
     with pytest.raises(Unavailable):
-        exchange.exchange(uc.ctx, done.submission_id)
+        exchange.exchange_code(uc.ctx, done.submission_id)
     row = submissions.get(uc.ctx.db, done.submission_id)
     assert row is not None and row.status == SubmissionStatus.EXCHANGING and row.code_secret is not None
-    exchange.exchange(uc.ctx, done.submission_id)  # the retry
+    exchange.exchange_code(uc.ctx, done.submission_id)  # the retry
     assert uc.sent("open_picker") == [(done.submission_id,)]
 
 
@@ -86,7 +86,7 @@ def test_a_429_from_the_token_endpoint_is_rate_limited_with_googles_delay(uc, ad
     done = posted(uc, admin)
     admin.inject_fault("oauth.token.authorization_code", status=429, retry_after_s=42)
     with pytest.raises(RateLimited) as raised:
-        exchange.exchange(uc.ctx, done.submission_id)
+        exchange.exchange_code(uc.ctx, done.submission_id)
     assert raised.value.delay_s == 42
 
 

@@ -1,4 +1,4 @@
-"""Cross-Account Protection as Google sends it (google-apis.md §4.3, §11), over HTTP to embedded darkroom."""
+"""Cross-Account Protection as Google sends it (docs/google.md#risc), over HTTP to embedded darkroom."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def test_a_redeemed_code_stops_being_a_key_after_the_repost_window(uc, admin):
     first, _ = submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker")
     from workers.grants import exchange
 
-    exchange.exchange(uc.ctx, first)
+    exchange.exchange_code(uc.ctx, first)
     assert submissions.get(uc.ctx.db, first).code_secret is None
     assert submissions.record(uc.ctx.db, uc.ctx.vault, code, "picker") == (first, False)  # a repost, in the window
     sweeper.sweep(Context(uc.ctx.settings.model_copy(update={"repost_window_s": 0.0})))
@@ -65,7 +65,7 @@ def test_an_upload_whose_batch_waited_too_long_is_asked_for_when_no_other_upload
     from workers.photos import upload
 
     done, [first, _] = picked(uc, admin, photos=2)
-    upload.upload_item(uc.ctx, first)
+    upload.process_item(uc.ctx, first)
     uc.stub.flush_all()
     assert sweeper.sweep(uc.ctx) == {}  # it has not waited batch_wait_s yet
     with uc.ctx.db.session() as s:

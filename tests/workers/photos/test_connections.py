@@ -14,10 +14,10 @@ def test_one_thread_acting_for_two_users_reuses_its_connections(uc, admin):
         done, item_ids = picked(uc, admin, photos=2)
         users.append(done.sub)
         for item_id in item_ids:
-            upload.upload_item(uc.ctx, item_id)
+            upload.process_item(uc.ctx, item_id)
     uc.stub.flush_all()
     for sub in users:
-        batches.create_album_items(uc.ctx, sub)
+        batches.create_items(uc.ctx, sub)
     log = admin.requests()
     media = {r["peer"] for r in log if r["endpoint"] in ("content.download", "library.uploads")}
     calls = {r["peer"] for r in log if r["endpoint"].startswith("library.") and r["endpoint"] != "library.uploads"}
@@ -34,10 +34,10 @@ def test_a_connection_the_server_dropped_while_idle_is_not_reused_for_a_post(uc,
     subs = []
     for _ in range(2):
         done, [item_id] = picked(uc, admin, photos=1)
-        upload.upload_item(uc.ctx, item_id)
+        upload.process_item(uc.ctx, item_id)
         subs.append(done.sub)
     uc.stub.flush_all()
-    batches.create_album_items(uc.ctx, subs[0])
+    batches.create_items(uc.ctx, subs[0])
     time.sleep(6)
-    batches.create_album_items(uc.ctx, subs[1])  # raised Unavailable (BrokenPipeError) on the stale connection
+    batches.create_items(uc.ctx, subs[1])  # raised Unavailable (BrokenPipeError) on the stale connection
     assert [len(album["items"]) for album in admin.state()["albums"]] == [1, 1]

@@ -38,7 +38,7 @@ def test_happy_path_puts_one_output_per_photo_in_one_album(darkroom, admin):
     }
     [album] = admin.state()["albums"]
     assert album["title"] == "Enhanced by darkroom" and len(album["items"]) == 3
-    # Descriptions belong to the user (google-apis.md §11): darkroom's marker is in the file name it chose.
+    # Descriptions belong to the user (docs/google.md#photos-library): darkroom's marker is in the file name it chose.
     assert all(i["description"] == "" and NAMED.fullmatch(i["filename"]) for i in album["items"])
     counts = admin.counts()
     assert counts["oauth.token.authorization_code"] == 1 and counts["library.albums.create"] == 1

@@ -36,7 +36,7 @@ def test_each_upload_and_each_failure_hands_the_turn_to_the_users_oldest_held_ph
     done, sent = picked(uc, admin, photos=window + 2)
     with uc.ctx.db.session() as s:
         held = [row.id for row in s.query(Item).filter(Item.state == ItemState.HELD).order_by(Item.created_at, Item.id)]
-    upload.upload_item(uc.ctx, sent[0])
+    upload.process_item(uc.ctx, sent[0])
     assert uc.take("process_item") == [(held[0],)]
     completion.item_failed(uc.ctx, sent[1], None)
     assert uc.take("process_item") == [(held[1],)]
@@ -50,7 +50,7 @@ def test_a_stray_message_for_a_held_photo_does_nothing_until_its_turn(uc, admin)
     _done, _ = picked(uc, admin, photos=window + 1)
     with uc.ctx.db.session() as s:
         [held] = [row.id for row in s.query(Item).filter(Item.state == ItemState.HELD)]
-    upload.upload_item(uc.ctx, held)
+    upload.process_item(uc.ctx, held)
     item = items.get(uc.ctx.db, held)
     assert item is not None and item.state == ItemState.HELD and item.attempts == 0
     assert "library.uploads" not in admin.counts()

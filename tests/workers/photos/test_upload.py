@@ -15,7 +15,7 @@ from workers.store.states import ItemState
 
 def test_an_item_is_downloaded_enhanced_and_uploaded_then_its_batch_asked_for(uc, admin):
     done, [item_id] = picked(uc, admin, photos=1)
-    upload.upload_item(uc.ctx, item_id)
+    upload.process_item(uc.ctx, item_id)
     item = items.get(uc.ctx.db, item_id)
     assert item is not None and item.state == ItemState.UPLOADED and item.upload_secret is not None
     assert uc.sent("create_items") == [(done.sub,)]
@@ -24,8 +24,8 @@ def test_an_item_is_downloaded_enhanced_and_uploaded_then_its_batch_asked_for(uc
 
 def test_a_redelivered_item_uploads_nothing_more(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
-    upload.upload_item(uc.ctx, item_id)
-    upload.upload_item(uc.ctx, item_id)
+    upload.process_item(uc.ctx, item_id)
+    upload.process_item(uc.ctx, item_id)
     assert admin.counts()["library.uploads"] == 1 and admin.counts()["content.download"] == 1
 
 
@@ -34,7 +34,7 @@ def test_bytes_that_are_no_photo_are_an_unusable_image(uc, admin, emulator):
     emulator.google.add_media(user["sub"], "broken.jpg", "image/jpeg", b"not a jpeg at all", 1, 1)
     _, [item_id] = picked(uc, admin, user=user)
     with pytest.raises(UnusableImage):
-        upload.upload_item(uc.ctx, item_id)
+        upload.process_item(uc.ctx, item_id)
     assert "library.uploads" not in admin.counts()
 
 
@@ -43,7 +43,7 @@ def test_an_expired_base_url_is_fetched_anew_from_the_picker_session(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
     time.sleep(0.6)  # the base URL the ledger holds has expired
     before = items.get(uc.ctx.db, item_id).base_url
-    upload.upload_item(uc.ctx, item_id)
+    upload.process_item(uc.ctx, item_id)
     item = items.get(uc.ctx.db, item_id)
     assert item is not None and item.state == ItemState.UPLOADED and item.base_url != before
     assert [r["status"] for r in admin.requests() if r["endpoint"] == "content.download"] == [403, 200]
@@ -54,7 +54,7 @@ def test_an_item_delivered_too_often_is_given_up(uc, admin):
     for _ in range(uc.ctx.settings.max_deliveries):
         items.begin_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
     with pytest.raises(GaveUp):
-        upload.upload_item(uc.ctx, item_id)
+        upload.process_item(uc.ctx, item_id)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_the_users_token_goes_to_no_base_url_off_googles_media_hosts(uc, admin, 
     _, [item_id] = picked(uc, admin, photos=1)
     items.set_state(uc.ctx.db, item_id, ItemState.QUEUED, base_url=elsewhere)
     with pytest.raises(BadRequest, match="not on a Google media host"):
-        upload.upload_item(uc.ctx, item_id)
+        upload.process_item(uc.ctx, item_id)
 
 
 def test_a_download_over_the_byte_cap_is_refused_as_it_streams(uc, admin):
@@ -83,7 +83,7 @@ def test_a_download_over_the_byte_cap_is_refused_as_it_streams(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
     small = Context(uc.ctx.settings.model_copy(update={"max_download_bytes": 1000}))
     with pytest.raises(UnusableImage, match="byte limit"):
-        upload.upload_item(small, item_id)
+        upload.process_item(small, item_id)
 
 
 @pytest.mark.parametrize("retry_after", [999_999_999, 99_999_999_999_999, "soon", "Fri, 31 Dec 9999 23:59:59 GMT"])
@@ -96,7 +96,7 @@ def test_a_retry_after_past_an_hour_or_unreadable_waits_an_hour_at_most(uc, admi
     _, [item_id] = picked(uc, admin, photos=1)
     admin.inject_fault("library.uploads", status=429, retry_after_s=retry_after)
     with pytest.raises(QuotaWait) as raised:
-        upload.upload_item(uc.ctx, item_id)
+        upload.process_item(uc.ctx, item_id)
     assert not raised.value.daily and (raised.value.delay_s or 0.0) <= 3600
     [use] = [u for u in uc.ctx.quota.report() if u.api == "library"]
     hour = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=3601)

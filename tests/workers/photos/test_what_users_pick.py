@@ -1,4 +1,5 @@
-"""What users really pick: names in any Unicode (and worse), and videos beside the photos (google-apis.md §11)."""
+"""What users really pick: names in any Unicode (and worse), and videos beside the photos (docs/google.md, its
+Photos Library and Picker sections)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ def test_any_name_a_user_gave_a_photo_uploads_and_reaches_the_album(uc, admin):
     user = admin.add_user(photos=len(NAMES), width=64, height=48, names=NAMES)
     done, item_ids = picked(uc, admin, user=user)
     for item_id in item_ids:
-        upload.upload_item(uc.ctx, item_id)
-    batches.create_album_items(uc.ctx, done.sub)
+        upload.process_item(uc.ctx, item_id)
+    batches.create_items(uc.ctx, done.sub)
     assert {items.get(uc.ctx.db, i).state for i in item_ids} == {ItemState.DONE}
     names = sorted(i["filename"] for i in admin.state()["albums"][0]["items"])
     assert all(len(n) <= MAX_NAME and n.isprintable() and marker_of(n) for n in names)
@@ -30,8 +31,8 @@ def test_a_picked_video_is_skipped_never_fetched_and_the_submission_still_ends_d
     user = admin.add_user(photos=1, width=64, height=48, videos=1)
     done, item_ids = picked(uc, admin, user=user)
     assert len(item_ids) == 1  # only the photo is sent on
-    upload.upload_item(uc.ctx, item_ids[0])
-    batches.create_album_items(uc.ctx, done.sub)
+    upload.process_item(uc.ctx, item_ids[0])
+    batches.create_items(uc.ctx, done.sub)
     view = submissions.status_view(uc.ctx.db, done.submission_id)
     assert view is not None and view["status"] == SubmissionStatus.DONE
     assert view["counts"] == {"total": 2, "done": 1, "failed": 0, "skipped": 1, "waiting": 0}

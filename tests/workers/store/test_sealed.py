@@ -21,7 +21,7 @@ def test_every_secret_column_is_registered():
 
 def test_rotation_reseals_upload_tokens_so_the_old_key_can_go(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
-    upload.upload_item(uc.ctx, item_id)
+    upload.process_item(uc.ctx, item_id)
     token = items.upload_token_of(uc.ctx.vault, items.get(uc.ctx.db, item_id))
     old, new = uc.ctx.settings.token_keys.get_secret_value(), new_key()
     both = Context(uc.ctx.settings.model_copy(update={"token_keys": SecretStr(f"{new},{old}")}))

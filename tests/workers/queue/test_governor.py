@@ -9,7 +9,7 @@ import pytest
 from settings import Settings
 from workers.errors import QuotaWait
 from workers.google.quota import utcnow
-from workers.queue.quota import Governor
+from workers.queue.governor import Governor
 
 BUDGET = 3
 UPLOAD = "library.uploads"

@@ -10,6 +10,10 @@ for the reserve like any other quota wait: failing nothing, spending no retry, s
 
 Photos calls `before` ahead of each request (which raises QuotaWait while the API waits) and `answered` after
 it; the actors put a waiting message back on its queue for later without spending a retry.
+
+It lives in the queue room, beside the locks, though the design's layout names operations/: every Context holds
+a governor, and the operations use cases take a Context, so there it would make operations and context import
+each other. Like the locks it is state that processes share through Redis, and it imports no use case.
 """
 
 from __future__ import annotations
