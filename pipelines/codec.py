@@ -146,15 +146,17 @@ class Frame:
         return memoryview(buffer)[:size]
 
 
-_threads = threading.local()
+class _Threads(threading.local):
+    def __init__(self) -> None:  # once in each thread that looks
+        self.frame = Frame()
+
+
+_threads = _Threads()
 
 
 def thread_frame() -> Frame:
     """This thread's Frame."""
-    frame: Frame | None = getattr(_threads, "frame", None)
-    if frame is None:
-        frame = _threads.frame = Frame()
-    return frame
+    return _threads.frame
 
 
 @dataclass(frozen=True)

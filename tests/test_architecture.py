@@ -142,7 +142,7 @@ def test_each_actor_runs_the_use_case_of_its_own_name():
     pairs = {}
     for key, value in zip(table.keys, table.values, strict=True):
         assert isinstance(key, ast.Constant) and isinstance(value, ast.Tuple)
-        pairs[key.value] = ast.unparse(value.elts[0]).rsplit(".", 1)[-1]
+        pairs[str(key.value)] = ast.unparse(value.elts[0]).rsplit(".", 1)[-1]
     assert {name: fn for name, fn in pairs.items() if fn.lstrip("_") != name and "_" + name not in fn} == {}
 
 

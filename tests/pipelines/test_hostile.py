@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
 import zlib
 
 import pytest
@@ -15,6 +14,7 @@ from PIL import Image
 
 from emulator import photos
 from pipelines import DecodeError, ImageTooLarge, codec, decode, enhance_bytes
+from tests.support.waiting import in_threads
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -47,11 +47,7 @@ def test_the_limit_holds_on_many_threads_at_once():
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
 
-    threads = [threading.Thread(target=one) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(one, 8)
     assert len(errors) == 8 and all(isinstance(e, ImageTooLarge) for e in errors)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -13,3 +14,12 @@ def wait_until(check: Callable[[], object], timeout_s: float = 20, what: str = "
             return
         time.sleep(every_s)
     raise AssertionError(f"not {what} within {timeout_s} s")
+
+
+def in_threads(work: Callable[[], object], threads: int) -> None:
+    """Run `work` on that many threads at once, and wait for them all."""
+    started = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()

@@ -82,7 +82,12 @@ class _Transport:
         return self.services[key]
 
 
-_local = threading.local()
+class _Local(threading.local):
+    def __init__(self) -> None:  # once in each thread that looks
+        self.transport = _Transport()
+
+
+_local = _Local()
 
 
 def _pool() -> urllib3.PoolManager:
@@ -93,13 +98,6 @@ def _pool() -> urllib3.PoolManager:
     if proxy and not urllib.request.proxy_bypass("photoslibrary.googleapis.com"):
         return urllib3.ProxyManager(proxy, maxsize=1, retries=False, ca_certs=ca_certs)
     return urllib3.PoolManager(maxsize=1, retries=False, ca_certs=ca_certs)
-
-
-def _thread_transport() -> _Transport:
-    transport: _Transport | None = getattr(_local, "transport", None)
-    if transport is None:
-        transport = _local.transport = _Transport()
-    return transport
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ def document(name: str) -> str:
 
 def prepare_thread(settings: Settings) -> None:
     """Build this thread's services ahead of its first photo (a discovery document takes milliseconds)."""
-    transport, timeout_s = _thread_transport(), int(settings.http_timeout_s)
+    transport, timeout_s = _local.transport, int(settings.http_timeout_s)
     transport.service("photoslibrary", settings.photos_library_uri, timeout_s)
     transport.service("photospicker", settings.photos_picker_uri, timeout_s)
 
@@ -177,7 +175,7 @@ class Photos:
         self._settings = settings
         self._credentials = credentials
         self._gate = gate or _Open()
-        self._transport = _thread_transport()
+        self._transport = _local.transport
 
     def __enter__(self) -> Photos:
         return self

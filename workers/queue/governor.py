@@ -18,6 +18,7 @@ each other. Like the locks it is state that processes share through Redis, and i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import threading
 import time
@@ -46,15 +47,8 @@ class Use:
     probes: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "api": self.api,
-            "day": self.day,
-            "used": self.used,
-            "budget": self.budget,
-            "paused_until": _rfc3339(self.paused_until),
-            "slowed_until": _rfc3339(self.slowed_until),
-            "probes": self.probes,
-        }
+        instants = {"paused_until": _rfc3339(self.paused_until), "slowed_until": _rfc3339(self.slowed_until)}
+        return {**dataclasses.asdict(self), **instants}
 
 
 def _at(stamp: float | None) -> datetime.datetime | None:

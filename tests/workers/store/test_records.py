@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy
 
+from tests.support.waiting import in_threads
 from workers.store import grants, items, submissions
 from workers.store.db import Database
 from workers.store.grants import Access
@@ -160,11 +161,7 @@ def test_held_items_are_released_oldest_first_each_exactly_once_under_concurrent
             with lock:
                 released.extend(got)
 
-    workers = [threading.Thread(target=hand_on) for _ in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(hand_on, 6)
     assert sorted(released) == sorted(added[2:]) and len(released) == 58
     assert items.turns_due(db, window=100) == {}  # nothing held is left
 
