@@ -82,12 +82,14 @@ class _Transport:
         return self.services[key]
 
 
-class _Local(threading.local):
-    def __init__(self) -> None:  # once in each thread that looks
-        self.transport = _Transport()
+_local = threading.local()
 
 
-_local = _Local()
+def _thread_transport() -> _Transport:
+    """This thread's transport, made when the thread first calls Google (not at import: it opens a pool)."""
+    if not hasattr(_local, "transport"):
+        _local.transport = _Transport()
+    return _local.transport  # type: ignore[no-any-return]
 
 
 def _pool() -> urllib3.PoolManager:
@@ -149,7 +151,7 @@ def document(name: str) -> str:
 
 def prepare_thread(settings: Settings) -> None:
     """Build this thread's services ahead of its first photo (a discovery document takes milliseconds)."""
-    transport, timeout_s = _local.transport, int(settings.http_timeout_s)
+    transport, timeout_s = _thread_transport(), int(settings.http_timeout_s)
     transport.service("photoslibrary", settings.photos_library_uri, timeout_s)
     transport.service("photospicker", settings.photos_picker_uri, timeout_s)
 
@@ -175,7 +177,7 @@ class Photos:
         self._settings = settings
         self._credentials = credentials
         self._gate = gate or _Open()
-        self._transport = _local.transport
+        self._transport = _thread_transport()
 
     def __enter__(self) -> Photos:
         return self
