@@ -23,9 +23,7 @@ from workers.store.vault import Vault
 class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
-        self.db.channels = frozenset(channels_of(settings))
-        self.db.on_notify = _deliver
+        self.db = Database(settings.database_url, frozenset(channels_of(settings)), _deliver)
 
     @functools.cached_property
     def vault(self) -> Vault:

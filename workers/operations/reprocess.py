@@ -47,7 +47,7 @@ def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
     item = items.get(ctx.db, job.item_id)
     if item is None or item.state != ItemState.FAILED:
         return  # done meanwhile (a second run, or a concurrent one)
-    items.retry(ctx.db, job.item_id)
+    items.start_over(ctx.db, job.item_id)
     submissions.move(
         ctx.db, item.submission_id, SUBMISSION_FINAL, SubmissionStatus.PROCESSING, error_code=None, error_detail=None
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workers.context import Context
 from workers.google.photos import Photos
-from workers.store import grants
+from workers.store import albums as album_rows
 from workers.store.states import AlbumPurpose
 
 
@@ -12,20 +12,20 @@ def ensure_target_album(ctx: Context, photos: Photos, sub: str) -> str:
     """The user's target album, created once: ours on record, else a new one in one Library call (a new user's
     album costs one request of the day's quota, not a lookup too). Only when an earlier create was asked for and
     never recorded is the user's album list read first: that create may have made it."""
-    album_id = grants.album_of(ctx.db, sub, AlbumPurpose.TARGET)
+    album_id = album_rows.of(ctx.db, sub, AlbumPurpose.TARGET)
     if album_id:
         return album_id
     title = ctx.settings.target_album_title
     with ctx.locks.hold(f"album:{sub}"):
-        album_id = grants.album_of(ctx.db, sub, AlbumPurpose.TARGET)
+        album_id = album_rows.of(ctx.db, sub, AlbumPurpose.TARGET)
         if album_id:
             return album_id
-        if grants.begin_album(ctx.db, sub, AlbumPurpose.TARGET, title):
+        if album_rows.begin(ctx.db, sub, AlbumPurpose.TARGET, title):
             album_id = photos.create_album(title)
         else:
             album_id = photos.find_album(title) or photos.create_album(title)
-        return grants.save_album(ctx.db, sub, AlbumPurpose.TARGET, title, album_id)
+        return album_rows.save(ctx.db, sub, AlbumPurpose.TARGET, title, album_id)
 
 
 def forget_target_album(ctx: Context, sub: str) -> None:
-    grants.drop_album(ctx.db, sub, AlbumPurpose.TARGET)
+    album_rows.drop(ctx.db, sub, AlbumPurpose.TARGET)

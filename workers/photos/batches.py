@@ -65,11 +65,11 @@ def create_items(ctx: Context, sub: str) -> None:
             worth = _worth_a_call(ctx, waiting)
             batch = _usable(ctx, items.in_state(ctx.db, sub, ItemState.UPLOADED, MAX_BATCH)) if worth else []
             if batch:
-                items.claim(ctx.db, [item.id for item, _ in batch])
+                items.mark_creating(ctx.db, [item.id for item, _ in batch])
                 try:
                     _create_batch(ctx, photos, album_id, batch)
                 except QuotaWait:  # refused before anything was made (or never sent): not uncertain
-                    items.unclaim(ctx.db, [item.id for item, _ in batch])
+                    items.back_to_uploaded(ctx.db, [item.id for item, _ in batch])
                     raise
         except (BadRequest, MediaGone):
             # The user deleted the target album in Google Photos: 400 INVALID_ARGUMENT or 404 NOT_FOUND (Google
@@ -93,7 +93,7 @@ def _usable(ctx: Context, uploaded: list[Item]) -> list[tuple[Item, str]]:
         fresh = item.uploaded_at is not None and utcnow() - item.uploaded_at <= UPLOAD_TOKEN_LIFETIME
         token = _opened(ctx, item) if fresh else None
         if token is None:
-            items.requeue(ctx.db, item.id)
+            items.upload_again(ctx.db, item.id)
             messages.process_item(item.id)
         else:
             usable.append((item, token))
@@ -115,7 +115,7 @@ def _settle_uncertain(ctx: Context, photos: Photos, sub: str, album_id: str) -> 
     found = {names.marker_of(str(i.get("filename", ""))): str(i["id"]) for i in photos.album_items(album_id)}
     for item in uncertain:
         if names.marker(item.id) in found:
-            items.created(ctx.db, item.id, found[names.marker(item.id)])
+            items.mark_done(ctx.db, item.id, found[names.marker(item.id)])
         else:
             items.set_state(ctx.db, item.id, ItemState.UPLOADED)
     log.info("settled %d uncertain items, %d already in the album", len(uncertain), len(found), extra={"sub": sub})
@@ -126,14 +126,14 @@ def _create_batch(ctx: Context, photos: Photos, album_id: str, batch: list[tuple
     new = [NewItem(token, names.output_name(item.filename, item.id)) for item, token in batch]
     results = photos.batch_create(album_id, new)  # a timeout or 5xx raises: the items stay `creating`
     done = {item.id: result.media_id for (item, _), result in zip(batch, results, strict=True) if result.media_id}
-    items.created_many(ctx.db, done)
+    items.mark_done_many(ctx.db, done)
     for _ in done:
         metrics.photo_finished(ItemState.DONE)
     for (item, _), result in zip(batch, results, strict=True):
         if result.media_id is not None:
             continue
         if item.attempts < ctx.settings.max_deliveries:
-            items.requeue(ctx.db, item.id)  # an upload token Google no longer takes: upload again
+            items.upload_again(ctx.db, item.id)  # an upload token Google no longer takes: upload again
             messages.process_item(item.id)
         else:
             items.fail(ctx.db, item.id, BadRequest.error_code, f"batchCreate refused the item: {result.error}")

@@ -32,7 +32,7 @@ def process_item(ctx: Context, item_id: str) -> None:
             with tokens.photos_for(ctx, item.sub) as photos:
                 waiting = _upload(ctx, photos, item)
         except QuotaWait:
-            items.forgive_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
+            items.uncount_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
             raise
         turns.released(waiting.released)  # uploaded: the user's next photo held, if any, took its place
     else:

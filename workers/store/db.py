@@ -109,16 +109,21 @@ def changed(result: Result[Any]) -> int:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        channels: frozenset[str] = frozenset(),
+        on_notify: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        """`channels`: the outbox's channels that are on; `on_notify`: what to call with the ids of the outbox rows
+        a transaction wrote, once it commits (the Context sends them to the notify worker; a failure there is
+        left to the sweeper)."""
         self.url = url
         self.is_postgres = url.startswith("postgresql")
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
-        # The outbox's channels that are on, and what to call with the ids a transaction wrote once it commits
-        # (the Context sends them to the notify worker; a failure there is left to the sweeper).
-        self.channels: frozenset[str] = frozenset()
-        self.on_notify: Callable[[list[str]], None] | None = None
+        self.channels, self.on_notify = channels, on_notify
 
     @property
     def engine(self) -> Engine:

@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from workers.store import notifications
-from workers.store.db import Database, changed
+from workers.store.db import Database
 from workers.store.models import Album, Grant, Item, Submission, utcnow
 from workers.store.sealed import GRANT_ACCESS, GRANT_REFRESH, GRANT_REFRESH_LOOKUP, GRANT_REFRESH_PREFIX_LOOKUP
-from workers.store.states import AlbumPurpose, EventType, GrantState
+from workers.store.states import EventType, GrantState
 from workers.store.vault import Vault
 
 PROFILE_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name", "picture", "locale")
@@ -130,43 +129,6 @@ def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = 
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
         if state == GrantState.REVOKED and was not in (None, GrantState.REVOKED):
             notifications.emit(s, db, EventType.GRANT_REVOKED, {"sub": sub})
-
-
-CREATING = ""  # the album id of a row whose album was asked for and not yet recorded
-
-
-def album_of(db: Database, sub: str, purpose: AlbumPurpose) -> str | None:
-    with db.session() as s:
-        query = select(Album.album_id).where(Album.sub == sub, Album.purpose == purpose, Album.album_id != CREATING)
-        return s.scalar(query)
-
-
-def begin_album(db: Database, sub: str, purpose: AlbumPurpose, title: str) -> bool:
-    """Record that the album is about to be created. False if that was recorded before and the album never was:
-    the earlier create may have made it (Google answered, the worker died), so look for it first."""
-    try:
-        with db.session() as s:
-            s.add(Album(sub=sub, purpose=purpose, title=title, album_id=CREATING))
-    except IntegrityError:
-        return False
-    return True
-
-
-def drop_album(db: Database, sub: str, purpose: AlbumPurpose) -> None:
-    with db.session() as s:
-        s.execute(delete(Album).where(Album.sub == sub, Album.purpose == purpose))
-
-
-def save_album(db: Database, sub: str, purpose: AlbumPurpose, title: str, album_id: str) -> str:
-    """Keep the album id; when another worker saved one first, theirs wins and is returned."""
-    mine = (Album.sub == sub, Album.purpose == purpose, Album.album_id == CREATING)
-    try:
-        with db.session() as s:
-            if not changed(s.execute(update(Album).where(*mine).values(album_id=album_id, title=title))):
-                s.add(Album(sub=sub, purpose=purpose, title=title, album_id=album_id))
-    except IntegrityError:
-        pass
-    return album_of(db, sub, purpose) or album_id
 
 
 def forget(db: Database, sub: str) -> None:

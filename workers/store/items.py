@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, func, insert, or_, select, update
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -17,6 +17,9 @@ from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, ITEM_IN_FLIGHT,
 from workers.store.vault import Vault
 
 FINAL = ITEM_FINAL
+# The ledger speaks Core (Database.connection), its per-photo steps the driver (workers.store.hotpath); rows come
+# back as Item objects that no session tracks.
+_ITEMS = cast(Table, Item.__table__)
 
 
 @dataclass(frozen=True)
@@ -81,18 +84,14 @@ def _prefixed(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(db: Database, item_id: str) -> Item | None:
-    with db.session() as s:
-        return s.get(Item, item_id)
+    with db.connection() as c:
+        row = c.execute(select(_ITEMS).where(_ITEMS.c.id == item_id)).mappings().first()
+    return Item(**row) if row is not None else None
 
 
 def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> None:
-    with db.session() as s:
-        s.execute(update(Item).where(Item.id == item_id).values(state=state, **fields))
-
-
-# The ledger's statements, built once. The per-photo ones (begin_attempt, record_upload) run on the driver,
-# compiled once (Database.driver and Database.prepared); the others on Core (Database.connection).
-_ITEMS = cast(Table, Item.__table__)
+    with db.connection() as c:
+        c.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(state=state, **fields))
 
 
 def _one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
@@ -178,7 +177,7 @@ class BatchWait:
     released: tuple[str, ...] = ()
 
 
-def forgive_attempt(db: Database, item_id: str) -> None:
+def uncount_attempt(db: Database, item_id: str) -> None:
     """Take back the delivery begin_attempt counted: the work waited and did not run."""
     with db.connection() as c:
         c.execute(
@@ -201,23 +200,22 @@ def batch_wait(db: Database, sub: str) -> BatchWait:
 
 
 def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
-    with db.session() as s:
-        query = update(Item).where(Item.id == item_id, Item.state.not_in(FINAL))
-        s.execute(query.values(state=ItemState.FAILED, error_code=error_code, error_detail=detail[:500]))
+    failed = {"state": ItemState.FAILED, "error_code": error_code, "error_detail": detail[:500]}
+    with db.connection() as c:
+        c.execute(update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.state.not_in(FINAL)).values(**failed))
 
 
 def fail_user(db: Database, sub: str, error_code: str, detail: str) -> int:
-    with db.session() as s:
-        query = update(Item).where(Item.sub == sub, Item.state.not_in(FINAL))
-        return changed(
-            s.execute(query.values(state=ItemState.FAILED, error_code=error_code, error_detail=detail[:500]))
-        )
+    failed = {"state": ItemState.FAILED, "error_code": error_code, "error_detail": detail[:500]}
+    with db.connection() as c:
+        query = update(_ITEMS).where(_ITEMS.c.sub == sub, _ITEMS.c.state.not_in(FINAL))
+        return changed(c.execute(query.values(**failed)))
 
 
 def unfinished(db: Database, submission_id: str) -> int:
-    with db.session() as s:
-        query = select(Item.id).where(Item.submission_id == submission_id, Item.state.not_in(FINAL))
-        return len(list(s.scalars(query)))
+    with db.connection() as c:
+        query = select(func.count()).where(_ITEMS.c.submission_id == submission_id, _ITEMS.c.state.not_in(FINAL))
+        return int(c.execute(query).scalar_one())
 
 
 def record_upload(
@@ -242,36 +240,40 @@ def upload_token_of(vault: Vault, item: Item) -> str | None:
 
 
 def in_state(db: Database, sub: str, state: ItemState, limit: int | None = None) -> list[Item]:
-    with db.session() as s:
-        query = select(Item).where(Item.sub == sub, Item.state == state).order_by(Item.created_at).limit(limit)
-        return list(s.scalars(query))
+    query = select(_ITEMS).where(_ITEMS.c.sub == sub, _ITEMS.c.state == state).order_by(_ITEMS.c.created_at)
+    return _items(db, query.limit(limit))
 
 
-def claim(db: Database, item_ids: list[str]) -> None:
+def _items(db: Database, query: Select[Any]) -> list[Item]:
+    with db.connection() as c:
+        return [Item(**row) for row in c.execute(query).mappings()]
+
+
+def mark_creating(db: Database, item_ids: list[str]) -> None:
     """Mark items as handed to batchCreate: from here the outcome is uncertain until recorded."""
-    with db.session() as s:
-        s.execute(update(Item).where(Item.id.in_(item_ids)).values(state=ItemState.CREATING))
+    with db.connection() as c:
+        c.execute(update(_ITEMS).where(_ITEMS.c.id.in_(item_ids)).values(state=ItemState.CREATING))
 
 
-def unclaim(db: Database, item_ids: list[str]) -> None:
+def back_to_uploaded(db: Database, item_ids: list[str]) -> None:
     """Back from `creating` to `uploaded`: batchCreate is known not to have made them (refused, or not sent)."""
-    with db.session() as s:
-        query = update(Item).where(Item.id.in_(item_ids), Item.state == ItemState.CREATING)
-        s.execute(query.values(state=ItemState.UPLOADED))
+    with db.connection() as c:
+        query = update(_ITEMS).where(_ITEMS.c.id.in_(item_ids), _ITEMS.c.state == ItemState.CREATING)
+        c.execute(query.values(state=ItemState.UPLOADED))
 
 
-def created(db: Database, item_id: str, output_media_id: str) -> None:
-    set_state(db, item_id, ItemState.DONE, output_media_id=output_media_id, upload_secret=None, base_url=None)
+def mark_done(db: Database, item_id: str, output_media_id: str) -> None:
+    mark_done_many(db, {item_id: output_media_id})
 
 
-def created_many(db: Database, media_ids: dict[str, str]) -> None:
+def mark_done_many(db: Database, media_ids: dict[str, str]) -> None:
     """Items done, each with its media item (one transaction for a whole batch)."""
     if media_ids:
         with db.connection() as c:
             c.execute(_CREATED, [{"item_id": item_id, "media_id": media} for item_id, media in media_ids.items()])
 
 
-def requeue(db: Database, item_id: str) -> None:
+def upload_again(db: Database, item_id: str) -> None:
     """Back to the start: the upload token is gone or unusable, so the photo is uploaded again."""
     set_state(db, item_id, ItemState.QUEUED, upload_secret=None, uploaded_at=None)
 
@@ -310,34 +312,33 @@ def in_flight(db: Database, sub: str) -> int:
 
 def users_waiting_for_batch(db: Database, uploaded_before: datetime) -> list[str]:
     """Users with an upload waiting for its batchCreate since before `uploaded_before`."""
-    with db.session() as s:
-        query = select(Item.sub).where(Item.state == ItemState.UPLOADED, Item.uploaded_at < uploaded_before)
-        return list(s.scalars(query.distinct()))
+    waiting = (_ITEMS.c.state == ItemState.UPLOADED, _ITEMS.c.uploaded_at < uploaded_before)
+    with db.connection() as c:
+        return list(c.execute(select(_ITEMS.c.sub).where(*waiting).distinct()).scalars())
 
 
 def stale(db: Database, before: datetime) -> list[Item]:
     """Unfinished items that have not moved since `before`; held ones wait for their turn, not for a message."""
-    with db.session() as s:
-        query = select(Item).where(Item.state.not_in((*FINAL, ItemState.HELD)), Item.updated_at < before)
-        return list(s.scalars(query))
+    unfinished_ = _ITEMS.c.state.not_in((*FINAL, ItemState.HELD))
+    return _items(db, select(_ITEMS).where(unfinished_, _ITEMS.c.updated_at < before))
 
 
 def touch(db: Database, item_ids: list[str]) -> None:
-    with db.session() as s:
-        s.execute(update(Item).where(Item.id.in_(item_ids)).values(updated_at=utcnow()))
+    with db.connection() as c:
+        c.execute(update(_ITEMS).where(_ITEMS.c.id.in_(item_ids)).values(updated_at=utcnow()))
 
 
-def retry(db: Database, item_id: str) -> None:
+def start_over(db: Database, item_id: str) -> None:
     """A failed item back to the start, with a fresh delivery count, held for the user's turn."""
     set_state(db, item_id, ItemState.HELD, attempts=0, error_code=None, error_detail=None, upload_secret=None)
 
 
 def first_seen(db: Database, sub: str, media_ids: list[str]) -> dict[str, datetime]:
     """When darkroom first recorded each of these source items of the user's, at any recipe."""
-    with db.session() as s:
-        query = (
-            select(Item.source_media_id, func.min(Item.created_at))
-            .where(Item.sub == sub, Item.source_media_id.in_(media_ids))
-            .group_by(Item.source_media_id)
-        )
-        return {media_id: at for media_id, at in s.execute(query)}
+    query = (
+        select(_ITEMS.c.source_media_id, func.min(_ITEMS.c.created_at))
+        .where(_ITEMS.c.sub == sub, _ITEMS.c.source_media_id.in_(media_ids))
+        .group_by(_ITEMS.c.source_media_id)
+    )
+    with db.connection() as c:
+        return {media_id: at for media_id, at in c.execute(query)}

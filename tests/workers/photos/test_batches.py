@@ -9,7 +9,7 @@ from workers.errors import Unavailable
 from workers.google.photos import MAX_BATCH
 from workers.photos import batches, upload
 from workers.queue import table
-from workers.store import grants, items, submissions
+from workers.store import albums, items, submissions
 from workers.store.states import AlbumPurpose, ItemState, SubmissionStatus
 
 
@@ -52,14 +52,14 @@ def test_a_refused_album_is_forgotten_and_the_retry_finishes_the_items(uc, admin
     admin.inject_fault("library.mediaItems.batchCreate", status=400)
     with pytest.raises(Unavailable):
         batches.create_items(uc.ctx, done.sub)
-    assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is None
+    assert albums.of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is None
     batches.create_items(uc.ctx, done.sub)  # the retry
     assert items.get(uc.ctx.db, item_ids[0]).state == ItemState.DONE
 
 
 def test_an_album_the_user_deleted_answers_404_and_a_new_one_takes_the_items(uc, admin):
     done, item_ids = uploaded(uc, admin, photos=2)
-    old = grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET)
+    old = albums.of(uc.ctx.db, done.sub, AlbumPurpose.TARGET)
     admin.delete_album(old)  # the user deleted "Enhanced by darkroom" in Google Photos
     with pytest.raises(Unavailable):
         batches.create_items(uc.ctx, done.sub)

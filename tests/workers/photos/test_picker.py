@@ -10,7 +10,7 @@ import pytest
 from tests.support.stub import exchanged
 from workers.errors import PickerExpired, RateLimited
 from workers.photos import picker
-from workers.store import grants, submissions
+from workers.store import albums, submissions
 from workers.store.states import AlbumPurpose, SubmissionStatus
 
 
@@ -38,7 +38,7 @@ def test_a_pick_becomes_one_item_message_each_and_the_target_album(uc, admin):
     picker.poll_picker(uc.ctx, done.submission_id)
     assert len(uc.sent("process_item")) == 3
     assert submissions.get(uc.ctx.db, done.submission_id).status == SubmissionStatus.PROCESSING
-    assert grants.album_of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is not None
+    assert albums.of(uc.ctx.db, done.sub, AlbumPurpose.TARGET) is not None
 
 
 def test_a_session_gone_before_the_pick_is_picker_expired(uc, admin):
