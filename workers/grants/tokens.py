@@ -14,7 +14,7 @@ from workers.context import Context
 from workers.errors import GrantRevoked
 from workers.google import oauth
 from workers.google.photos import Photos, UserCredentials, user_credentials
-from workers.store import grants, items, submissions
+from workers.store import grants, hotpath, items, submissions
 from workers.store.grants import Access
 from workers.store.models import Grant
 from workers.store.states import GrantState
@@ -76,7 +76,7 @@ def revoke_locally(ctx: Context, sub: str, detail: str) -> None:
 
 
 def _require_active(ctx: Context, sub: str) -> Grant:
-    grant = grants.get(ctx.db, sub)
+    grant = hotpath.grant(ctx.db, sub)  # once per photo: on the driver
     if grant is None or grant.state != GrantState.ACTIVE:
         raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
     return grant

@@ -29,7 +29,7 @@ def next_turn(ctx: Context, sub: str) -> None:
 
 
 def released(ids: tuple[str, ...]) -> None:
-    """The photos a finished upload released in its own transaction (items.record_upload): their messages."""
+    """The photos a finished upload released in its own transaction (hotpath.record_upload): their messages."""
     messages.process_items(list(ids))
 
 

@@ -15,14 +15,14 @@ from workers.errors import GaveUp, MediaGone, QuotaWait, UnusableImage
 from workers.google.photos import Photos
 from workers.grants import tokens
 from workers.photos import batches, fanout, turns
-from workers.store import items
+from workers.store import hotpath, items
 from workers.store.models import Item
 from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
 
 
 def process_item(ctx: Context, item_id: str) -> None:
     # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
-    item = items.begin_attempt(ctx.db, item_id)
+    item = hotpath.begin_attempt(ctx.db, item_id)
     if item is None or item.state in items.FINAL:
         return
     if item.attempts > ctx.settings.max_deliveries:
@@ -50,7 +50,7 @@ def _upload(ctx: Context, photos: Photos, item: Item) -> items.BatchWait:
     finally:
         metrics.enhanced(time.thread_time() - started)
     upload_token = photos.upload(enhanced.data, enhanced.mime_type)
-    return items.record_upload(
+    return hotpath.record_upload(
         ctx.db, ctx.vault, item, upload_token, len(original), len(enhanced.data), release=turns.AFTER_EACH
     )
 

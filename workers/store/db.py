@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,10 +15,8 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     CursorResult,
-    Dialect,
     Engine,
     Result,
-    Table,
     create_engine,
     event,
     make_url,
@@ -29,8 +25,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 
 from workers.errors import Unavailable
 
@@ -49,58 +43,6 @@ def translated() -> Iterator[None]:
         raise
     except (DBAPIError, PoolTimeout) as exc:
         raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
-
-
-class Prepared:
-    """A Core statement compiled once for one dialect, to run on the driver itself (Database.driver): the
-    per-photo statements, where SQLAlchemy's work around each execution (pool checkout and reset, cache key,
-    parameter and result processing) cost several times the statement (docs/benchmarks.md). What
-    SQLAlchemy would add is done here too: the statement's constants, the columns' Python `onupdate` values, and
-    each type's bind and result conversion (SQLite keeps datetimes as text)."""
-
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-        self.sql = str(compiled)
-        self.order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-        self.asked = tuple(name for name, bind in compiled.binds.items() if bind.required)
-        self.onupdate = [(column.key, column.onupdate.arg) for column in compiled.update_prefetch]  # type: ignore[union-attr]
-        processors = compiled._bind_processors  # noqa: SLF001 - what SQLAlchemy itself applies
-        self.binds = {
-            name: cast(Callable[[Any], Any], processors[name]) for name in compiled.binds if name in processors
-        }
-        columns = compiled._result_columns  # noqa: SLF001
-        self.names = tuple(str(column[0]) for column in columns)
-        self.results = [column[3]._cached_result_processor(dialect, None) for column in columns]  # noqa: SLF001
-
-    def parameters(self, given: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = {**self.fixed, **{name: given[name] for name in self.asked}}
-        for key, make in self.onupdate:
-            values[key] = make(None)
-        for name, convert in self.binds.items():
-            values[name] = convert(values[name])
-        return [values[name] for name in self.order] if self.order is not None else values
-
-    def rows(self, found: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        if not any(self.results):
-            return [tuple(row) for row in found]
-        return [tuple(p(v) if p else v for p, v in zip(self.results, row, strict=True)) for row in found]
-
-
-class Driver:
-    """One transaction on a pooled driver connection (Database.driver)."""
-
-    def __init__(self, connection: Any) -> None:
-        self._connection = connection
-
-    def run(self, prepared: Prepared, **given: Any) -> list[tuple[Any, ...]]:
-        cursor = self._connection.execute(prepared.sql, prepared.parameters(given))
-        return prepared.rows(cursor.fetchall()) if cursor.description else []
-
-    def first(self, prepared: Prepared, **given: Any) -> dict[str, Any] | None:
-        """The first row, by column name, or None."""
-        rows = self.run(prepared, **given)
-        return dict(zip(prepared.names, rows[0], strict=True)) if rows else None
 
 
 def changed(result: Result[Any]) -> int:
@@ -147,30 +89,6 @@ class Database:
             yield connection
 
     @contextlib.contextmanager
-    def driver(self) -> Iterator[Driver]:
-        """One transaction on the driver itself, for statements made with `prepared` (the per-photo path)."""
-        engine = self.engine
-        dbapi_error = engine.dialect.loaded_dbapi.Error
-        with translated():
-            pooled = engine.raw_connection()
-            try:
-                connection: Any = pooled.driver_connection
-                try:
-                    yield Driver(connection)
-                    connection.commit()
-                except BaseException:
-                    connection.rollback()
-                    raise
-            except dbapi_error as exc:
-                raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
-            finally:
-                pooled.close()
-
-    @functools.cache  # noqa: B019 - a handful per process: the per-photo statements
-    def prepared(self, statement: ClauseElement) -> Prepared:
-        return Prepared(statement, self.engine.dialect)
-
-    @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         with translated():
             self.engine  # noqa: B018 - creates the session factory
@@ -185,57 +103,6 @@ class Database:
                 self.on_notify(ids)
             except Exception:  # committed: the sweeper sends them when their time has passed
                 log.warning("%d notifications not enqueued; the sweeper sends them", len(ids), exc_info=True)
-
-    def insert_many_new(self, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """INSERT rows (values in `columns` order) ... ON CONFLICT DO NOTHING RETURNING the key of each new row:
-        one atomic statement, committed on its own (no BEGIN and COMMIT around it).
-
-        The hot path of ingest, so it speaks to the driver directly, on a pooled connection (checked, and
-        reset when it goes back): PostgreSQL takes one array per column through unnest(), in psycopg's binary
-        format (%b: no quoting of every element), so the statement text never changes and psycopg caches it;
-        SQLite takes one VALUES tuple per row. SQLAlchemy's
-        executemany would build and parse a statement with a parameter per value, and wrap every row."""
-        if not rows:
-            return []
-        sql, processors = self._insert_many_sql(table, columns, 0 if self.is_postgres else len(rows))
-        converted = [[p(v) if p else v for p, v in zip(processors, row, strict=True)] for row in rows]
-        if self.is_postgres:
-            params: Sequence[Any] = [list(column) for column in zip(*converted, strict=True)]
-        else:
-            params = [value for row in converted for value in row]
-        with translated():
-            return self._execute_raw(sql, params)
-
-    def _execute_raw(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        engine = self.engine
-        dbapi_error = engine.dialect.loaded_dbapi.Error
-        pooled = engine.raw_connection()
-        try:
-            driver: Any = pooled.driver_connection
-            _set_autocommit(driver, True)
-            try:
-                return [row[0] for row in driver.execute(sql, params).fetchall()]
-            finally:
-                _set_autocommit(driver, False)
-        except dbapi_error as exc:
-            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-        finally:
-            pooled.close()
-
-    @functools.cache  # noqa: B019 - a handful per process: (table, columns, row count on SQLite)
-    def _insert_many_sql(self, table: Table, columns: tuple[str, ...], count: int) -> tuple[str, list[Any]]:
-        dialect = self.engine.dialect
-        types = [table.columns[name].type for name in columns]
-        processors = [t.bind_processor(dialect) for t in types]
-        (key,) = table.primary_key.columns
-        names = ", ".join(columns)
-        if self.is_postgres:
-            arrays = ", ".join(f"CAST(%b AS {t.compile(dialect=dialect)}[])" for t in types)
-            source = f"SELECT * FROM unnest({arrays})"
-        else:
-            source = "VALUES " + ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * count)
-        sql = f"INSERT INTO {table.name} ({names}) {source} ON CONFLICT DO NOTHING RETURNING {key.name}"
-        return sql, processors
 
     def ping(self) -> bool:
         try:
@@ -280,13 +147,6 @@ def _private_file(url: str) -> None:
     if path and path != ":memory:" and not os.path.exists(path):
         with contextlib.suppress(OSError):  # no such directory: SQLite's own open fails, and says so
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-
-
-def _set_autocommit(driver: Any, on: bool) -> None:
-    if isinstance(driver, sqlite3.Connection):
-        driver.isolation_level = None if on else ""  # type: ignore[assignment] # "": BEGIN before a change
-    else:
-        driver.autocommit = on  # psycopg
 
 
 def _create_engine(url: str) -> Engine:

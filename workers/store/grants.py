@@ -29,13 +29,13 @@ class Access:
 
 
 _GRANTS = cast(Table, Grant.__table__)
-_GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))
+GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))  # once per photo: workers.store.hotpath.grant
 
 
 def get(db: Database, sub: str) -> Grant | None:
-    """The grant, read on the driver (once per photo: tokens.access_for), detached from any session."""
-    with db.driver() as d:
-        row = d.first(db.prepared(_GET), sub=sub)
+    """The grant, detached from any session."""
+    with db.connection() as c:
+        row = c.execute(GET, {"sub": sub}).mappings().first()
     return Grant(**row) if row is not None else None
 
 

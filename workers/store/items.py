@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +16,8 @@ from workers.store.states import ITEM_BEFORE_UPLOAD, ITEM_FINAL, ITEM_IN_FLIGHT,
 from workers.store.vault import Vault
 
 FINAL = ITEM_FINAL
-# The ledger speaks Core (Database.connection), its per-photo steps the driver (workers.store.hotpath); rows come
-# back as Item objects that no session tracks.
+# The ledger speaks Core (Database.connection); rows come back as Item objects that no session tracks. Its
+# per-photo steps (BEGIN_ATTEMPT, RECORD_UPLOAD, BATCH_WAIT, RELEASE) run on the driver in workers.store.hotpath.
 _ITEMS = cast(Table, Item.__table__)
 
 
@@ -103,13 +102,13 @@ def _none_of(states: tuple[str, ...]) -> ColumnElement[bool]:
     return and_(*(_ITEMS.c.state != state for state in states))
 
 
-_BEGIN_ATTEMPT = (
+BEGIN_ATTEMPT = (
     update(_ITEMS)
     .where(_ITEMS.c.id == bindparam("item_id"), _none_of((*FINAL, ItemState.HELD)))
     .values(attempts=_ITEMS.c.attempts + 1)
     .returning(*_ITEMS.c)
 )
-_RECORD_UPLOAD = (
+RECORD_UPLOAD = (
     update(_ITEMS)
     .where(_ITEMS.c.id == bindparam("item_id"))
     .values(
@@ -120,7 +119,7 @@ _RECORD_UPLOAD = (
         output_bytes=bindparam("output_bytes"),
     )
 )
-_BATCH_WAIT = select(
+BATCH_WAIT = select(
     func.count().filter(_ITEMS.c.state == ItemState.UPLOADED),
     func.count().filter(_one_of(ITEM_BEFORE_UPLOAD)),
     func.min(_ITEMS.c.uploaded_at).filter(_ITEMS.c.state == ItemState.UPLOADED),
@@ -150,20 +149,12 @@ _OLDEST_HELD = (
     .with_for_update(skip_locked=True)
     .cte("oldest")
 )
-_RELEASE = (
+RELEASE = (
     update(_ITEMS)
     .where(_ITEMS.c.id == _OLDEST_HELD.c.id, _ITEMS.c.state == ItemState.HELD)
     .values(state=ItemState.QUEUED, updated_at=bindparam("at"))
     .returning(_ITEMS.c.id)
 )
-
-
-def begin_attempt(db: Database, item_id: str) -> Item | None:
-    """The item with this delivery counted; None if it is finished, gone, or held for its turn (a stray copy of
-    its message: it is sent when its turn comes)."""
-    with db.driver() as d:
-        row = d.first(db.prepared(_BEGIN_ATTEMPT), item_id=item_id)
-    return Item(**row) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -186,10 +177,10 @@ def uncount_attempt(db: Database, item_id: str) -> None:
 
 
 def _batch_wait(c: Connection, sub: str) -> BatchWait:
-    return _waiting(tuple(c.execute(_BATCH_WAIT, {"sub": sub}).one()))
+    return batch_wait_of(tuple(c.execute(BATCH_WAIT, {"sub": sub}).one()))
 
 
-def _waiting(row: tuple[Any, ...]) -> BatchWait:
+def batch_wait_of(row: tuple[Any, ...]) -> BatchWait:
     uploaded, coming, oldest = row
     return BatchWait(int(uploaded or 0), bool(coming), oldest)
 
@@ -216,23 +207,6 @@ def unfinished(db: Database, submission_id: str) -> int:
     with db.connection() as c:
         query = select(func.count()).where(_ITEMS.c.submission_id == submission_id, _ITEMS.c.state.not_in(FINAL))
         return int(c.execute(query).scalar_one())
-
-
-def record_upload(
-    db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int, release: int = 0
-) -> BatchWait:
-    """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch,
-    and up to `release` of the user's held items released (as `release` does) while more are coming."""
-    sealed = ITEM_UPLOAD.seal(vault, item.id, upload_token)
-    at = utcnow()
-    values = {"item_id": item.id, "sealed": sealed, "at": at, "input_bytes": input_bytes}
-    with db.driver() as d:
-        d.run(db.prepared(_RECORD_UPLOAD), **values, output_bytes=output_bytes)
-        waiting = _waiting(d.run(db.prepared(_BATCH_WAIT), sub=item.sub)[0])
-        if not (release and waiting.coming):  # no statement after a user's last photo
-            return waiting
-        released = d.run(db.prepared(_RELEASE), user=item.sub, n=release, at=at)
-        return dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released))
 
 
 def upload_token_of(vault: Vault, item: Item) -> str | None:
@@ -288,7 +262,7 @@ def release(db: Database, sub: str, n: int) -> list[str]:
     if n <= 0:
         return []
     with db.connection() as c:
-        return list(c.execute(_RELEASE, {"user": sub, "n": n, "at": utcnow()}).scalars())
+        return list(c.execute(RELEASE, {"user": sub, "n": n, "at": utcnow()}).scalars())
 
 
 def turns_due(db: Database, window: int) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from workers.store import notifications
+from workers.store import hotpath, notifications
 from workers.store.db import Database, changed
 from workers.store.models import Item, Submission, rfc3339, utcnow
 from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH, SUBMISSION_PUSH
@@ -74,7 +74,7 @@ def _new_row(
 
 
 def _insert(db: Database, rows: list[tuple[Any, ...]]) -> list[str]:
-    return db.insert_many_new(cast(Table, Submission.__table__), _SET_AT_INGEST, rows)
+    return hotpath.insert_many_new(db, cast(Table, Submission.__table__), _SET_AT_INGEST, rows)
 
 
 def _ids_by_hash(db: Database, hashes: set[str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 from tests.support.stub import picked
 from workers.errors import BadRequest, GaveUp, UnusableImage
 from workers.photos import upload
-from workers.store import items
+from workers.store import hotpath, items
 from workers.store.states import ItemState
 
 
@@ -52,7 +52,7 @@ def test_an_expired_base_url_is_fetched_anew_from_the_picker_session(uc, admin):
 def test_an_item_delivered_too_often_is_given_up(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
     for _ in range(uc.ctx.settings.max_deliveries):
-        items.begin_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
+        hotpath.begin_attempt(uc.ctx.db, item_id)  # each a delivery that crashed its worker
     with pytest.raises(GaveUp):
         upload.process_item(uc.ctx, item_id)
 

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import base64
 import datetime
-from collections.abc import Iterator
-
-import pytest
-import sqlalchemy
 
 from tests.support.waiting import in_threads
+from tests.workers.store.conftest import LATER, dump
 from workers.store import grants, items, submissions
-from workers.store.db import Database
 from workers.store.grants import Access
 from workers.store.items import Source
 from workers.store.vault import Vault, new_key
-
-LATER = datetime.datetime(2030, 1, 1)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[tuple[Database, Vault]]:
-    db = Database(database_url)
-    db.migrate()
-    yield db, Vault([base64.urlsafe_b64decode(new_key())])
-    db.dispose()
-
-
-def dump(db: Database) -> str:
-    """Every value of every table, as text."""
-    out = []
-    with db.engine.connect() as connection:
-        for table in sqlalchemy.inspect(connection).get_table_names():
-            out += [repr(tuple(row)) for row in connection.execute(sqlalchemy.text(f"SELECT * FROM {table}"))]
-    return "\n".join(out)
 
 
 def test_one_submission_per_code_and_the_code_is_encrypted(store):
@@ -164,50 +141,3 @@ def test_held_items_are_released_oldest_first_each_exactly_once_under_concurrent
     in_threads(hand_on, 6)
     assert sorted(released) == sorted(added[2:]) and len(released) == 58
     assert items.turns_due(db, window=100) == {}  # nothing held is left
-
-
-def test_the_per_photo_statements_on_the_driver_read_and_write_what_core_would(store):
-    """begin_attempt, record_upload and the grant read run on the driver (Database.driver): the same rows as
-    through SQLAlchemy, types converted both ways (SQLite keeps datetimes as text), `onupdate` applied."""
-    db, vault = store
-    submission_id, _ = submissions.record(db, vault, "4/0Acode-driver", "picker")
-    found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
-    first, second, third = items.add(db, submission_id, "42", "picker", "auto-v1", found)
-    assert items.begin_attempt(db, first) is None  # held for its turn
-    assert items.release(db, "42", 1) == [first]
-    before = items.get(db, first)
-    assert before is not None
-    item = items.begin_attempt(db, first)
-    assert item is not None and (item.id, item.state, item.attempts, item.sub) == (first, "queued", 1, "42")
-    assert isinstance(item.created_at, datetime.datetime) and item.created_at == before.created_at
-    assert item.updated_at > before.updated_at  # the column's onupdate, as SQLAlchemy would set it
-    waiting = items.record_upload(db, vault, item, "upload-token-1", 1000, 1400, release=1)
-    assert waiting.uploaded == 1 and waiting.coming and isinstance(waiting.oldest, datetime.datetime)
-    assert waiting.released == (second,)  # the next held photo took its turn, in the same transaction
-    stored = items.get(db, first)
-    assert stored is not None and stored.state == "uploaded" and stored.output_bytes == 1400
-    assert stored.uploaded_at == waiting.oldest and items.upload_token_of(vault, stored) == "upload-token-1"
-    assert "upload-token-1" not in dump(db)
-    grants.save_exchange(
-        db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.driver", LATER),
-        refresh_token="1//0refresh",
-    )  # fmt: skip
-    grant = grants.get(db, "42")
-    assert grant is not None and grant.sub == "42" and grants.access_of(db, vault, "42") == Access("ya29.driver", LATER)
-    assert grants.get(db, "nobody") is None and third not in waiting.released
-
-
-def test_a_database_that_fails_under_the_driver_path_is_unavailable_and_rolls_back(store):
-    from workers.errors import Unavailable
-
-    db, vault = store
-    submission_id, _ = submissions.record(db, vault, "4/0Acode-broken", "picker")
-    [item_id] = items.add(
-        db, submission_id, "42", "picker", "auto-v1", [Source("m1", "http://x/1", "a.jpg", "image/jpeg")]
-    )
-    items.release(db, "42", 1)
-    with pytest.raises(Unavailable), db.driver() as d:
-        d.run(db.prepared(items._BEGIN_ATTEMPT), item_id=item_id)  # noqa: SLF001 - counted, then the transaction fails
-        d.run(db.prepared(sqlalchemy.text("SELECT * FROM no_such_table")))
-    again = items.begin_attempt(db, item_id)
-    assert again is not None and again.attempts == 1  # the failed transaction's count was rolled back
