@@ -52,16 +52,22 @@ def test_a_database_that_fails_under_the_driver_path_is_unavailable_and_rolls_ba
     from workers.errors import Unavailable
 
     db, vault = store
-    submission_id, _ = submissions.record(db, vault, "4/0Acode-broken", "picker")
-    [item_id] = items.add(
-        db, submission_id, "42", "picker", "auto-v1", [Source("m1", "http://x/1", "a.jpg", "image/jpeg")]
-    )
-    items.release(db, "42", 1)
+    item_id = queued_item(db, vault, "42")
     with pytest.raises(Unavailable), hotpath.transaction(db) as d:
         d.run(hotpath.prepared(db, items.BEGIN_ATTEMPT), item_id=item_id)  # counted, then the transaction fails
         d.run(hotpath.prepared(db, sqlalchemy.text("SELECT * FROM no_such_table")))
     again = hotpath.begin_attempt(db, item_id)
     assert again is not None and again.attempts == 1  # the failed transaction's count was rolled back
+
+
+def queued_item(db, vault, sub: str) -> str:
+    """One item of a new submission of the user's, queued: its id."""
+    submission_id, _ = submissions.record(db, vault, f"4/0Acode-{sub}", "picker")
+    [item_id] = items.add(
+        db, submission_id, sub, "picker", "auto-v1", [Source("m", "http://x/m", "m.jpg", "image/jpeg")]
+    )
+    items.release(db, sub, 1)
+    return item_id
 
 
 COLUMNS = ("sub", "state", "scopes", "access_secret", "access_expires_at", "created_at", "updated_at")
@@ -86,11 +92,7 @@ def test_sqlalchemys_compiled_form_still_holds_what_prepared_reads(store, statem
 def test_a_row_read_on_the_driver_is_the_row_sqlalchemy_reads(store):
     """Every column, with the same Python type and value, through the driver and through Core."""
     db, vault = store
-    submission_id, _ = submissions.record(db, vault, "4/0Acode-pinned", "picker")
-    [item_id] = items.add(
-        db, submission_id, "7", "picker", "auto-v1", [Source("m", "http://x/m", "m.jpg", "image/jpeg")]
-    )
-    items.release(db, "7", 1)
+    item_id = queued_item(db, vault, "7")
     item = hotpath.begin_attempt(db, item_id)
     with db.connection() as c:
         row = c.execute(sqlalchemy.select(items.BEGIN_ATTEMPT.table).where(items.BEGIN_ATTEMPT.table.c.id == item_id))
