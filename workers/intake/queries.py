@@ -1,4 +1,5 @@
-"""What the app and the platform read back: a submission's status, and whether this process is ready."""
+"""What the app and the platform read back: a submission's status document (rendered here from the store's
+facts, for the status route and the webhooks alike), and whether this process is ready."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from workers.errors import QuotaWait
 from workers.queue import broker
 from workers.queue.governor import Use
 from workers.store import submissions
-from workers.store.states import ITEM_FINAL, SubmissionStatus
+from workers.store.db import Database
+from workers.store.states import ITEM_FINAL, ItemState, SubmissionStatus
 
 
 def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
     """The submission's status document; while Google's Library quota is spent, or the user has had their share
     of the day, its work waits (`waiting` says until when, `counts.waiting` how many items), at whatever step
     waits: the album made after the pick too, while the submission is still `awaiting_pick`."""
-    found = submissions.status_and_user(ctx.db, submission_id)
-    if found is None:
+    facts = submissions.snapshot(ctx.db, submission_id)
+    if facts is None:
         return None
-    doc, sub = found
+    doc, sub = document(facts), facts["sub"]
     doc["waiting"], counts = None, doc["counts"]
     unfinished = counts["total"] - sum(counts[state] for state in ITEM_FINAL)
     until = None
@@ -31,6 +33,43 @@ def status(ctx: Context, submission_id: str) -> dict[str, Any] | None:
         doc["waiting"] = {"reason": QuotaWait.error_code, "until": until.replace(microsecond=0).isoformat() + "Z"}
         doc["counts"] = {**{state: counts[state] for state in ("total", *ITEM_FINAL)}, "waiting": unfinished}
     return doc
+
+
+def view(db: Database, submission_id: str) -> dict[str, Any] | None:
+    """The status document without what the quota adds (`waiting`): what a notification about it carries."""
+    facts = submissions.snapshot(db, submission_id)
+    return None if facts is None else document(facts)
+
+
+def document(facts: dict[str, Any]) -> dict[str, Any]:
+    """The app's view of a submission's facts (store.submissions.snapshot), for GET /v1/submissions/{id} and the
+    submission.* webhooks."""
+    error: dict[str, Any] | None = None
+    if facts["error_code"]:
+        error = {"code": facts["error_code"], "detail": facts["error_detail"]}
+        if facts["missing_scopes"]:
+            error["missing_scopes"] = facts["missing_scopes"]
+    return {
+        "submission_id": facts["submission_id"],
+        "status": facts["status"],
+        "source": facts["source"],
+        "picker_uri": facts["picker_uri"] if facts["status"] == SubmissionStatus.AWAITING_PICK else None,
+        "counts": counts_view(facts["items"]),
+        "error": error,
+        "created_at": facts["created_at"],
+        "updated_at": facts["updated_at"],
+    }
+
+
+def counts_view(by_state: dict[str, int]) -> dict[str, int]:
+    """A submission's item counts as the app reads them (README: How it works): always `total`, `done`, `failed`,
+    `skipped` and `waiting` (not started yet: queued, or held for the user's turn), then whichever steps are
+    under way (`downloaded`, `uploaded`, `creating`). They add up to `total`."""
+    rest = dict(by_state)
+    counts = {"total": sum(rest.values())}
+    counts |= {state: rest.pop(state, 0) for state in (ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED)}
+    counts["waiting"] = rest.pop(ItemState.HELD, 0) + rest.pop(ItemState.QUEUED, 0)
+    return counts | rest
 
 
 def quota_use(ctx: Context) -> list[Use]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import http.client
+import json
 import os
 import socket
 import threading
@@ -25,23 +26,36 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from workers.context import Context
 from workers.errors import Unavailable
+from workers.intake import queries
 from workers.store.models import Notification
 
 
 def send(ctx: Context, row: Notification) -> None:
     url = ctx.settings.webhook_target()
     assert url is not None
-    status = _post(url, row.payload.encode(), headers(ctx, row), ctx.settings.webhook_timeout_s)
+    body = body_of(row)
+    status = _post(url, body.encode(), headers(ctx, row, body), ctx.settings.webhook_timeout_s)
     if 300 <= status < 400:
         raise Unavailable(f"webhook: HTTP {status}: redirects are not followed; set DARKROOM_WEBHOOK_URL to the target")
     if not 200 <= status < 300:
         raise Unavailable(f"webhook: HTTP {status}")
 
 
-def headers(ctx: Context, row: Notification) -> dict[str, str]:
+def body_of(row: Notification) -> str:
+    """The event as the app reads it: a submission's facts (what the outbox row keeps) as its status document,
+    the same on every attempt. A row an earlier release wrote holds the document already."""
+    event = json.loads(row.payload)
+    facts = event["data"]
+    if "items" not in facts:
+        return row.payload
+    event["data"] = {**queries.document(facts), "sub": facts["sub"]}
+    return json.dumps(event, separators=(",", ":"))
+
+
+def headers(ctx: Context, row: Notification, body: str) -> dict[str, str]:
     now = datetime.datetime.now(datetime.UTC)
     signatures = [
-        standardwebhooks.Webhook(secret).sign(row.id, now, row.payload) for secret in ctx.settings.webhook_secret_list()
+        standardwebhooks.Webhook(secret).sign(row.id, now, body) for secret in ctx.settings.webhook_secret_list()
     ]
     return {
         "content-type": "application/json",

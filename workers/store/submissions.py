@@ -19,7 +19,6 @@ from workers.store.states import (
     SUBMISSION_FINAL,
     SUBMISSION_OPEN,
     EventType,
-    ItemState,
     Platform,
     SourceKind,
     SubmissionStatus,
@@ -169,7 +168,7 @@ def _tell(s: Session, db: Database, submission_id: str, event: EventType) -> Non
     push = redeemed and row.push_secret is not None and event in (EventType.DONE, EventType.FAILED)
     if not redeemed and event == EventType.FAILED:
         row.push_secret = None
-    notifications.emit(s, db, event, {**_document(s, row), "sub": row.sub}, push=push)
+    notifications.emit(s, db, event, _snapshot(s, row), push=push)
 
 
 def fail(db: Database, submission_id: str, error_code: str, detail: str, missing: list[str] | None = None) -> None:
@@ -198,44 +197,25 @@ def _item_counts(s: Session, submission_id: str) -> dict[str, int]:
     return {state: n for state, n in s.execute(query)}
 
 
-def counts_view(by_state: dict[str, int]) -> dict[str, int]:
-    """A submission's item counts as the app reads them (README: How it works): always `total`, `done`, `failed`,
-    `skipped` and `waiting` (not started yet: queued, or held for the user's turn), then whichever steps are
-    under way (`downloaded`, `uploaded`, `creating`). They add up to `total`."""
-    rest = dict(by_state)
-    view = {"total": sum(rest.values())}
-    view |= {state: rest.pop(state, 0) for state in (ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED)}
-    view["waiting"] = rest.pop(ItemState.HELD, 0) + rest.pop(ItemState.QUEUED, 0)
-    return view | rest
-
-
-def status_view(db: Database, submission_id: str) -> dict[str, Any] | None:
-    """What `GET /v1/submissions/{id}` answers, and what a notification about it carries."""
-    found = status_and_user(db, submission_id)
-    return None if found is None else found[0]
-
-
-def status_and_user(db: Database, submission_id: str) -> tuple[dict[str, Any], str | None] | None:
-    """The status document, and the user it is for (once the code is redeemed)."""
+def snapshot(db: Database, submission_id: str) -> dict[str, Any] | None:
+    """What the app is told of a submission, as facts (its status document is intake.queries.document of them);
+    an outbox row about a submission carries the same, written in the transaction of the change."""
     with db.session() as s:
         row = s.get(Submission, submission_id)
-        return None if row is None else (_document(s, row), row.sub)
+        return None if row is None else _snapshot(s, row)
 
 
-def _document(s: Session, row: Submission) -> dict[str, Any]:
-    counts = _item_counts(s, row.id)
-    error: dict[str, Any] | None = None
-    if row.error_code:
-        error = {"code": row.error_code, "detail": row.error_detail}
-        if row.missing_scopes:
-            error["missing_scopes"] = row.missing_scopes.split()
+def _snapshot(s: Session, row: Submission) -> dict[str, Any]:
     return {
         "submission_id": row.id,
+        "sub": row.sub,
         "status": row.status,
         "source": row.source,
-        "picker_uri": row.picker_uri if row.status == SubmissionStatus.AWAITING_PICK else None,
-        "counts": counts_view(counts),
-        "error": error,
+        "picker_uri": row.picker_uri,
+        "items": _item_counts(s, row.id),
+        "error_code": row.error_code,
+        "error_detail": row.error_detail,
+        "missing_scopes": row.missing_scopes.split() if row.missing_scopes else None,
         "created_at": rfc3339(row.created_at),
         "updated_at": rfc3339(row.updated_at),
     }

@@ -108,3 +108,25 @@ def test_a_receiver_down_for_the_whole_window_ends_in_one_dead_letter_that_repla
     assert receiver.types() == ["submission.awaiting_pick"] and len(receiver.seen) == tries + 1
     row = notifications.get(ctx.db, receiver.seen[0]["id"])
     assert row is not None and row.state == NotificationState.DELIVERED
+
+
+def test_a_row_keeps_facts_and_goes_out_as_the_status_document_and_an_earlier_releases_row_as_it_was():
+    """The outbox row holds the submission's facts; the body is its status document, the same on every attempt.
+    A row written by the release before (which held the document itself) goes out unchanged."""
+    import json
+
+    from workers.notify import webhooks
+    from workers.store.models import Notification
+
+    facts = {
+        "submission_id": "s1", "sub": "42", "status": "done", "source": "picker", "picker_uri": "https://p/x",
+        "items": {"done": 2, "failed": 1}, "error_code": None, "error_detail": None, "missing_scopes": None,
+        "created_at": "2026-12-07T10:00:00Z", "updated_at": "2026-12-07T10:01:00Z",
+    }  # fmt: skip
+    row = Notification(id="msg_1", payload=json.dumps({"type": "submission.done", "timestamp": "t", "data": facts}))
+    sent = json.loads(webhooks.body_of(row))
+    assert sent["data"]["counts"] == {"total": 3, "done": 2, "failed": 1, "skipped": 0, "waiting": 0}
+    assert sent["data"]["picker_uri"] is None and sent["data"]["sub"] == "42" and "items" not in sent["data"]
+    assert webhooks.body_of(row) == webhooks.body_of(row)
+    earlier = Notification(id="msg_2", payload=json.dumps({"type": "grant.revoked", "data": {"sub": "42"}}))
+    assert webhooks.body_of(earlier) == earlier.payload

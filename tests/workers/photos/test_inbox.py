@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.support.stub import exchanged
+from workers.intake import queries
 from workers.photos import inbox
 from workers.store import submissions
 
@@ -19,7 +20,7 @@ def test_the_inbox_album_fans_out_once(uc, admin):
 def test_no_inbox_album_is_nothing_to_do_and_done(uc, admin):
     done = exchanged(uc, admin, source="inbox")
     inbox.scan_inbox(uc.ctx, done.submission_id)
-    view = submissions.status_view(uc.ctx.db, done.submission_id)
+    view = queries.view(uc.ctx.db, done.submission_id)
     assert (
         view is not None
         and view["status"] == "done"
@@ -30,7 +31,6 @@ def test_no_inbox_album_is_nothing_to_do_and_done(uc, admin):
 def test_since_means_first_seen_by_darkroom_not_when_the_photo_was_taken(uc, admin):
     import datetime
 
-    from workers.store import submissions
     from workers.store.states import SourceKind
 
     done = exchanged(uc, admin, source="inbox")

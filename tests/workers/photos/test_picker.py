@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.stub import exchanged
 from workers.errors import PickerExpired, RateLimited
+from workers.intake import queries
 from workers.photos import picker
 from workers.store import albums, submissions
 from workers.store.states import AlbumPurpose, SubmissionStatus
@@ -17,7 +18,7 @@ from workers.store.states import AlbumPurpose, SubmissionStatus
 def test_opening_the_picker_shows_its_link_and_polls_it(uc, admin):
     done = exchanged(uc, admin, photos=1)
     picker.open_picker(uc.ctx, done.submission_id)
-    view = submissions.status_view(uc.ctx.db, done.submission_id)
+    view = queries.view(uc.ctx.db, done.submission_id)
     assert view is not None and view["status"] == SubmissionStatus.AWAITING_PICK
     assert view["picker_uri"].startswith(admin.url)
     assert uc.sent("poll_picker") == [(done.submission_id,)]

@@ -4,9 +4,10 @@ Photos Library and Picker sections)."""
 from __future__ import annotations
 
 from tests.support.stub import picked
+from workers.intake import queries
 from workers.photos import batches, upload
 from workers.photos.names import MAX_NAME, marker_of
-from workers.store import items, submissions
+from workers.store import items
 from workers.store.models import Item
 from workers.store.states import ItemState, SubmissionStatus
 
@@ -33,7 +34,7 @@ def test_a_picked_video_is_skipped_never_fetched_and_the_submission_still_ends_d
     assert len(item_ids) == 1  # only the photo is sent on
     upload.process_item(uc.ctx, item_ids[0])
     batches.create_items(uc.ctx, done.sub)
-    view = submissions.status_view(uc.ctx.db, done.submission_id)
+    view = queries.view(uc.ctx.db, done.submission_id)
     assert view is not None and view["status"] == SubmissionStatus.DONE
     assert view["counts"] == {"total": 2, "done": 1, "failed": 0, "skipped": 1, "waiting": 0}
     with uc.ctx.db.session() as s:

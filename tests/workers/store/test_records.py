@@ -7,6 +7,7 @@ import datetime
 
 from tests.support.waiting import in_threads
 from tests.workers.store.conftest import LATER, dump
+from workers.intake import queries
 from workers.store import grants, items, submissions
 from workers.store.grants import Access
 from workers.store.items import Source
@@ -69,7 +70,7 @@ def test_status_view_counts_items_and_reports_errors(store):
     db, vault = store
     submission_id, _ = submissions.record(db, vault, "4/0Acode-two", "picker")
     submissions.fail(db, submission_id, "insufficient_scope", "lacks picker", ["scope-a", "scope-b"])
-    view = submissions.status_view(db, submission_id)
+    view = queries.view(db, submission_id)
     assert view is not None and view["status"] == "failed"
     assert view["error"] == {
         "code": "insufficient_scope",
@@ -107,7 +108,7 @@ def test_rows_written_on_the_fast_path_read_back_like_any_other(store):
     # The sweeper compares timestamps in SQL: a fresh row is stale only against a later cutoff.
     assert submission_id not in [r.id for r in submissions.stale(db, before)]
     assert submission_id in [r.id for r in submissions.stale(db, LATER)]
-    view = submissions.status_view(db, submission_id)
+    view = queries.view(db, submission_id)
     assert view is not None and view["created_at"].endswith("Z")
 
 
