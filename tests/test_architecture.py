@@ -188,3 +188,17 @@ def test_no_two_rooms_import_each_other_even_by_a_longer_way():
         return seen
 
     assert sorted(room for room in app if room in reachable(room)) == []
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in modules("workers/store") if "migrations" not in p.parts and p.name != "db.py"], ids=str
+)
+def test_each_store_module_speaks_one_dialect(path):
+    """Sessions, or Core (the ledger), or the driver itself (hotpath.py alone): never two in one module."""
+    text = path.read_text()
+    spoken = {name for name, sign in DIALECTS.items() if sign in text}
+    assert len(spoken) <= 1, spoken
+    assert ("driver" in spoken) == (path.name == "hotpath.py") or not spoken
+
+
+DIALECTS = {"session": "db.session()", "core": "db.connection()", "driver": "raw_connection()"}

@@ -34,8 +34,8 @@ GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))  # once per photo
 
 def get(db: Database, sub: str) -> Grant | None:
     """The grant, detached from any session."""
-    with db.connection() as c:
-        row = c.execute(GET, {"sub": sub}).mappings().first()
+    with db.session() as s:
+        row = s.execute(GET, {"sub": sub}).mappings().first()
     return Grant(**row) if row is not None else None
 
 
