@@ -24,9 +24,10 @@ COVERAGE ?= --cov=ingest --cov=workers --cov=pipelines --cov=settings --cov-repo
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) $(COVERAGE)
 
-# Everything but the end-to-end tests (real processes): about two minutes, for the loop of a day's work.
+# Everything but the end-to-end tests (real processes) and the few slow ones: under two minutes on two cores,
+# for the loop of a day's work. make test runs them all.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 4 -m "not e2e"
+	$(BIN)/python -m pytest -q -n 4 -m "not e2e and not slow"
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

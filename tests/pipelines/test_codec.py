@@ -35,6 +35,7 @@ def test_oversized_images_are_refused_before_decoding():
         decode(data, max_pixels=100_000)
 
 
+@pytest.mark.slow
 def test_decompression_bomb_is_refused():
     # a tiny PNG that claims 30000 x 30000 pixels
     out = io.BytesIO()
@@ -98,6 +99,7 @@ def test_zigzag_is_a_permutation():
     assert sorted(dqt.ZIGZAG) == list(range(64))
 
 
+@pytest.mark.slow
 def test_the_next_photos_frame_reuses_the_last_ones_memory_instead_of_faulting_in_fresh_pages():
     """The frame is a thread's codec.Frame, kept whatever Pillow's allocator is set to; with glibc's defaults
     freed memory goes back to the OS, and each photo's bytes would be faulted in anew."""

@@ -4,6 +4,8 @@ darkroom's own CPU per photo."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.stub import picked
 from workers.photos import batches, upload
 
@@ -26,6 +28,7 @@ def test_one_thread_acting_for_two_users_reuses_its_connections(uc, admin):
     assert len(calls) == 1, f"the JSON calls of 2 users took {len(calls)} connections"
 
 
+@pytest.mark.slow
 def test_a_connection_the_server_dropped_while_idle_is_not_reused_for_a_post(uc, admin):
     """uvicorn (the emulator) drops a keep-alive connection after 5 s idle, as servers do: a batchCreate sent
     on it would fail with a broken pipe, its outcome unknown."""
