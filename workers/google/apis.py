@@ -18,7 +18,7 @@ from settings import Settings
 from workers import metrics
 from workers.errors import BadRequest
 from workers.google.photos import UserCredentials, document
-from workers.google.responses import calling
+from workers.google.responses import translated
 
 _OWN = {"photoslibrary": "photos_library_uri", "photospicker": "photos_picker_uri"}
 
@@ -49,7 +49,7 @@ def call(resource: Any, method: str, params: dict[str, str]) -> dict[str, Any]:
         request = getattr(resource, name)(**params)
     except (AttributeError, TypeError) as exc:
         raise BadRequest(f"{method}: {exc}") from None
-    with calling(method):
+    with translated(method):
         answer: dict[str, Any] = request.execute() or {}
     metrics.google_call(method, 200)
     return answer

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from workers.errors import Unavailable
-from workers.google.responses import calling, check
+from workers.google.responses import check, translated
 
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 MIN_REFETCH_S = 5.0  # an unknown kid refetches at most this often: a forger's kid must not make every call fetch
@@ -40,7 +40,7 @@ class Certs:
 
 
 def _fetch(url: str, timeout_s: float) -> tuple[dict[str, str], float]:
-    with calling("oauth.certs"):
+    with translated("oauth.certs"):
         response = requests.get(url, timeout=timeout_s)
     check("oauth.certs", response.status_code, response.headers, response.content)
     try:

@@ -1,6 +1,6 @@
 """Firebase Cloud Messaging HTTP v1 (docs/google.md#fcm): `messages:send` authorized by a Firebase service
 account through google-auth (the JWT-bearer grant at the account's token_uri). Credentials are made once per
-process per file and refreshed by google-auth under a lock; errors are translated by responses.calling."""
+process per file and refreshed by google-auth under a lock; errors are translated by responses.translated."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from google.oauth2 import service_account
 from settings import Settings
 from workers import metrics
 from workers.errors import ConfigurationError, MediaGone, Misconfigured
-from workers.google.responses import calling, check
+from workers.google.responses import check, translated
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 _lock = threading.Lock()
@@ -48,7 +48,7 @@ def send(settings: Settings, token: str, data: dict[str, str], title: str, body:
     project, session = _account(settings.fcm_service_account_file)
     url = f"{settings.fcm_uri.rstrip('/')}/v1/projects/{project}/messages:send"
     message: dict[str, Any] = {"token": token, "notification": {"title": title, "body": body}, "data": data}
-    with _lock, calling("fcm.messages.send"):  # google-auth's refresh of one credentials object is not thread-safe
+    with _lock, translated("fcm.messages.send"):  # google-auth's refresh of one credentials object is not thread-safe
         answer = session.post(url, json={"message": message}, timeout=settings.http_timeout_s)
     if answer.status_code == 404:  # the device's token is gone, or the project is not what darkroom was told
         metrics.google_call("fcm.messages.send", 404)

@@ -19,7 +19,7 @@ from settings import Settings
 from workers import metrics
 from workers.errors import CodeRejected, GrantRevoked, Misconfigured, PermanentError, Unavailable
 from workers.google.certs import CERTS
-from workers.google.responses import calling, check, error_for
+from workers.google.responses import check, error_for, translated
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 # RFC 6749 §5.2: only invalid_grant says the code or the grant is dead. These say our request or our
@@ -59,7 +59,7 @@ def refresh_access(settings: Settings, refresh_token: str, session: requests.Ses
 
 def revoke(settings: Settings, token: str) -> bool:
     """Revoke a grant at Google (for the whole project); False when Google says it was already gone."""
-    with calling("oauth.revoke"):
+    with translated("oauth.revoke"):
         response = requests.post(settings.google_revoke_uri, data={"token": token}, timeout=settings.http_timeout_s)
     if response.status_code == 400:
         metrics.google_call("oauth.revoke", 400)
@@ -95,7 +95,7 @@ def _token_request(
     client_id, secret = settings.client_credentials()
     form = {"grant_type": grant, **fields, "client_id": client_id, "client_secret": secret}
     what, label = f"oauth.token.{grant}", f"token endpoint ({grant})"
-    with calling(what):
+    with translated(what):
         response = (session or requests).post(settings.google_token_uri, data=form, timeout=settings.http_timeout_s)
     metrics.google_call(what, response.status_code)
     body = _json(response)

@@ -35,7 +35,7 @@ from googleapiclient.discovery import build_from_document
 from settings import Settings
 from workers import metrics
 from workers.errors import BadRequest, MediaGone, UnusableImage
-from workers.google.responses import calling, check
+from workers.google.responses import check, translated
 
 _DISCOVERY = Path(__file__).parent / "discovery"
 MAX_BATCH = 49  # batchCreate takes 50; one below it leaves room for Google's off-by-one wording
@@ -213,7 +213,7 @@ class Photos:
         self._gate.answered(what, None, probe)
 
     def _execute(self, what: str, request: Any) -> dict[str, Any]:
-        with self._gated(what), calling(what):
+        with self._gated(what), translated(what):
             # The thread's connection, with this user's token on the request (refreshed once after a 401).
             http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=self._transport.http(self._timeout))
             answer: dict[str, Any] = request.execute(http=http) or {}
@@ -302,7 +302,7 @@ class Photos:
         url = self._google_media(f"{base_url}=d")
         if url is None:
             raise BadRequest("content.download: the base URL is not on a Google media host over HTTPS")
-        with self._gated("content.download"), calling("content.download"):
+        with self._gated("content.download"), translated("content.download"):
             response = self._authorized_request("GET", url, preload_content=False)
             try:
                 if response.status == 403:
@@ -380,7 +380,7 @@ class Photos:
         }
         url = self._settings.photos_library_uri.rstrip("/") + "/v1/uploads"
         with self._gated("library.uploads"):
-            with calling("library.uploads"):
+            with translated("library.uploads"):
                 response = self._authorized_request("POST", url, body=data, headers=headers)
             check("library.uploads", response.status, response.headers, response.data)
         metrics.moved_bytes("uploaded", len(data))

@@ -1,6 +1,6 @@
 """Google's HTTP answers and transport failures translated into darkroom's error tree, here and only here.
 
-Every caller in workers.google wraps its request in `calling(what)`: an error status becomes the tree's leaf
+Every caller in workers.google wraps its request in `translated(what)`: an error status becomes the tree's leaf
 for it, a transport failure (timeout, reset, DNS) becomes Unavailable, and each call is counted by endpoint.
 """
 
@@ -96,7 +96,7 @@ def check(what: str, status: int, headers: Mapping[str, str], body: bytes | str)
 
 
 @contextlib.contextmanager
-def calling(what: str) -> Iterator[None]:
+def translated(what: str) -> Iterator[None]:
     """Translate whatever the request in the block raises; the block counts its own successful answers."""
     try:
         yield

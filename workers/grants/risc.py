@@ -6,7 +6,7 @@ import logging
 
 from workers.context import Context
 from workers.grants import tokens
-from workers.store import events, grants
+from workers.store import grants, security_events
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +17,11 @@ STOP = {"sessions-revoked", "tokens-revoked", "token-revoked", "account-disabled
 
 
 def apply_security_event(ctx: Context, jti: str) -> None:
-    event = events.security_event(ctx.db, jti)
+    event = security_events.security_event(ctx.db, jti)
     if event is None or event.applied_at is not None:
         return
     kinds = event.event_type.split()
     if event.sub and grants.get(ctx.db, event.sub) is not None and STOP & set(kinds):
         tokens.revoke_locally(ctx, event.sub, "Google reported a security event: the user must consent again")
     log.info("security events applied: %s", " ".join(kinds), extra={"sub": event.sub, "jti": jti})
-    events.mark_applied(ctx.db, jti)
+    security_events.mark_applied(ctx.db, jti)

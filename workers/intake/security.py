@@ -14,7 +14,7 @@ import re
 from workers.context import Context
 from workers.errors import CodeRejected
 from workers.queue import messages
-from workers.store import events, grants
+from workers.store import grants, security_events
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -56,8 +56,8 @@ def receive_security_event(ctx: Context, token: str) -> bool:
     kinds = " ".join(e.kind for e in found)
     # The row is an outbox: recorded once, then sent to a worker until it is applied. A redelivery of an event
     # whose message was lost (Redis down after the row was written: a 503, so Google delivers again) sends it.
-    fresh = events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub)
-    if fresh or not events.is_applied(ctx.db, str(claims["jti"])):
+    fresh = security_events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub)
+    if fresh or not security_events.is_applied(ctx.db, str(claims["jti"])):
         messages.apply_security_event(str(claims["jti"]))
     return fresh
 

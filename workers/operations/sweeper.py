@@ -16,7 +16,7 @@ from workers.context import Context
 from workers.errors import GaveUp
 from workers.photos import completion, turns
 from workers.queue import messages
-from workers.store import events, items, notifications, submissions
+from workers.store import items, notifications, security_events, submissions
 from workers.store.models import Item, Submission, utcnow
 from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatus
 
@@ -44,7 +44,7 @@ def sweep(ctx: Context) -> Counter[str]:
             done["create_items"] += 1
     for submission_id in submissions.processing_ids(ctx.db):
         completion.finish_if_complete(ctx, submission_id)
-    for jti in events.unapplied(ctx.db, cutoff):
+    for jti in security_events.unapplied(ctx.db, cutoff):
         messages.apply_security_event(jti)
         done["apply_security_event"] += 1
     window = utcnow() - datetime.timedelta(seconds=ctx.settings.repost_window_s)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.processes import cli, env_of
 from workers.context import get_context
 from workers.store import grants
 
 
+@pytest.mark.slow
 def test_users_list_and_show_give_state_scopes_last_refresh_and_counts_never_a_token(darkroom, admin, settings):
     user = admin.add_user(photos=1, width=64, height=48)
     submission_id = darkroom.submit(admin.mint_code(user["sub"]))

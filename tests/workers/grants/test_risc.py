@@ -16,7 +16,7 @@ from tests.support.stub import harness
 from workers.context import get_context
 from workers.operations import sweeper
 from workers.queue import broker
-from workers.store import events, grants
+from workers.store import grants, security_events
 from workers.store.models import SecurityEvent
 from workers.store.states import GrantState
 
@@ -74,7 +74,7 @@ def test_every_event_in_one_token_is_applied(darkroom, admin):
     token = admin.security_event(user["sub"], ["account-credential-change-required", "tokens-revoked"], jti="two")
     assert deliver(darkroom, token).status_code == 202
     assert state_of(user) == GrantState.REVOKED  # the second event counts too
-    recorded = events.security_event(get_context().db, "two")
+    recorded = security_events.security_event(get_context().db, "two")
     assert recorded is not None and recorded.event_type.split() == [
         "account-credential-change-required",
         "tokens-revoked",
@@ -86,7 +86,7 @@ def test_events_that_ask_for_no_action_are_recorded_and_leave_the_grant(darkroom
     user = signed_in(darkroom, admin)
     assert deliver(darkroom, admin.security_event(user["sub"], event, jti=f"j-{event}")).status_code == 202
     assert state_of(user) == GrantState.ACTIVE
-    assert events.security_event(get_context().db, f"j-{event}").applied_at is not None
+    assert security_events.security_event(get_context().db, f"j-{event}").applied_at is not None
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ def test_database_holds_no_plaintext_token(app, admin, vault_settings):
         assert secret not in text
 
 
+@pytest.mark.slow
 def test_rotation_reencrypts_everything_then_old_keys_can_go(app, admin, vault_settings):
     user = signed_in(app, admin)
     pending_code = "4/0Apending-" + "x" * 40  # a queued submission still holds its code
@@ -82,6 +83,7 @@ def test_rotation_reencrypts_everything_then_old_keys_can_go(app, admin, vault_s
     only_new.db.dispose()
 
 
+@pytest.mark.slow
 def test_cli_revoke_revokes_at_google_and_forgets_the_user(app, admin, vault_settings):
     user = signed_in(app, admin)
     result = darkroom_cli(vault_settings, "revoke", "--user", user["sub"])
@@ -180,6 +182,7 @@ def test_a_new_refresh_token_replaces_the_stored_one(app, admin):
     assert stored != first and stored in admin.tokens()["refresh_tokens"]
 
 
+@pytest.mark.slow
 def test_call_acts_as_the_user_on_any_api(app, admin, vault_settings):
     user = signed_in(
         app,

@@ -73,6 +73,7 @@ def test_a_redirect_is_not_followed_and_the_event_goes_nowhere_else(settings, ad
     assert elsewhere.seen == [] and row.state == "pending" and "redirects are not followed" in (row.last_error or "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("url", "secrets", "why"),
     [

@@ -7,6 +7,7 @@ import io
 import re
 import time
 
+import pytest
 from PIL import Image, ImageOps
 
 from emulator.world import APPCREATED, APPENDONLY, PICKER_SCOPE
@@ -210,6 +211,7 @@ def test_the_sweeper_runs_by_itself_and_resends_lost_work(emulator, admin, tmp_p
         assert subs.get(ctx.db, lost).status == "awaiting_pick"
 
 
+@pytest.mark.slow
 def test_a_photo_that_keeps_killing_its_worker_is_given_up(darkroom, admin):
     """Redeliveries after a crash do not count as dramatiq retries; darkroom counts deliveries itself."""
     from sqlalchemy import update
