@@ -246,21 +246,30 @@ class Photos:
     # --- Library -------------------------------------------------------------------------------
 
     def find_album(self, title: str) -> str | None:
+        found = self.find_album_with_url(title)
+        return found[0] if found else None
+
+    def find_album_with_url(self, title: str) -> tuple[str, str | None] | None:
+        """The first of the user's app-created albums with this title: its id and productUrl."""
         token = None
         while True:
             page = self._execute("library.albums.list", self._library().albums().list(pageSize=50, pageToken=token))
             for album in page.get("albums", []):
                 if album.get("title") == title:
-                    return str(album["id"])
+                    return str(album["id"]), album.get("productUrl")
             token = page.get("nextPageToken")
             if not token:
                 return None
 
     def create_album(self, title: str) -> str:
+        return self.create_album_with_url(title)[0]
+
+    def create_album_with_url(self, title: str) -> tuple[str, str | None]:
+        """A new app-created album: its id and the productUrl Google answers with (where the user opens it)."""
         created = self._execute(
             "library.albums.create", self._library().albums().create(body={"album": {"title": title}})
         )
-        return str(created["id"])
+        return str(created["id"]), created.get("productUrl")
 
     def batch_create(self, album_id: str, items: list[NewItem]) -> list[Created]:
         """Create items in an album. Google answers 200 even when items fail: every result is read."""

@@ -55,6 +55,7 @@ def document(facts: dict[str, Any]) -> dict[str, Any]:
         "source": facts["source"],
         "picker_uri": facts["picker_uri"] if facts["status"] == SubmissionStatus.AWAITING_PICK else None,
         "counts": counts_view(facts["items"]),
+        "album": facts.get("album"),
         "error": error,
         "created_at": facts["created_at"],
         "updated_at": facts["updated_at"],

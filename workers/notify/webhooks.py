@@ -78,6 +78,7 @@ def _post(url: str, body: bytes, headers: dict[str, str], deadline_s: float) -> 
         path = urllib3.util.parse_url(url).request_uri
         connection.request("POST", path, body=body, headers=headers, preload_content=False)
         answer = connection.getresponse()
+        answer.close()  # unread: its socket goes with the connection, now (a reference left would leak it)
         return int(answer.status)
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
         if not timer.is_alive():

@@ -20,11 +20,9 @@ def ensure_target_album(ctx: Context, photos: Photos, sub: str) -> str:
         album_id = album_rows.of(ctx.db, sub, AlbumPurpose.TARGET)
         if album_id:
             return album_id
-        if album_rows.begin(ctx.db, sub, AlbumPurpose.TARGET, title):
-            album_id = photos.create_album(title)
-        else:
-            album_id = photos.find_album(title) or photos.create_album(title)
-        return album_rows.save(ctx.db, sub, AlbumPurpose.TARGET, title, album_id)
+        found = None if album_rows.begin(ctx.db, sub, AlbumPurpose.TARGET, title) else photos.find_album_with_url(title)
+        album_id, url = found or photos.create_album_with_url(title)
+        return album_rows.save(ctx.db, sub, AlbumPurpose.TARGET, title, album_id, url)
 
 
 def forget_target_album(ctx: Context, sub: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from workers.store.db import Database, changed
 from workers.store.models import Album
@@ -34,13 +35,23 @@ def drop(db: Database, sub: str, purpose: AlbumPurpose) -> None:
         s.execute(delete(Album).where(Album.sub == sub, Album.purpose == purpose))
 
 
-def save(db: Database, sub: str, purpose: AlbumPurpose, title: str, album_id: str) -> str:
-    """Keep the album id; when another worker saved one first, theirs wins and is returned."""
+def save(db: Database, sub: str, purpose: AlbumPurpose, title: str, album_id: str, url: str | None = None) -> str:
+    """Keep the album id (and its productUrl); when another worker saved one first, theirs wins and is returned."""
     mine = (Album.sub == sub, Album.purpose == purpose, Album.album_id == CREATING)
+    kept = {"album_id": album_id, "title": title, "url": url}
     try:
         with db.session() as s:
-            if not changed(s.execute(update(Album).where(*mine).values(album_id=album_id, title=title))):
-                s.add(Album(sub=sub, purpose=purpose, title=title, album_id=album_id))
+            if not changed(s.execute(update(Album).where(*mine).values(**kept))):
+                s.add(Album(sub=sub, purpose=purpose, **kept))
     except IntegrityError:
         pass
     return of(db, sub, purpose) or album_id
+
+
+def shown(s: Session, sub: str) -> dict[str, str | None] | None:
+    """The user's target album as the app is shown it ({"id", "url"}), once it exists; in the caller's session."""
+    query = select(Album.album_id, Album.url).where(
+        Album.sub == sub, Album.purpose == AlbumPurpose.TARGET, Album.album_id != CREATING
+    )
+    found = s.execute(query).first()
+    return None if found is None else {"id": found.album_id, "url": found.url}

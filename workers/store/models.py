@@ -80,6 +80,7 @@ class Album(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(500))
     album_id: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)  # Google's productUrl, for the app to open
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from workers.store import hotpath, notifications
+from workers.store import albums, hotpath, notifications
 from workers.store.db import Database, changed
 from workers.store.models import Item, Submission, rfc3339, utcnow
 from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH, SUBMISSION_PUSH
@@ -216,6 +216,7 @@ def _snapshot(s: Session, row: Submission) -> dict[str, Any]:
         "error_code": row.error_code,
         "error_detail": row.error_detail,
         "missing_scopes": row.missing_scopes.split() if row.missing_scopes else None,
+        "album": albums.shown(s, row.sub) if row.sub else None,
         "created_at": rfc3339(row.created_at),
         "updated_at": rfc3339(row.updated_at),
     }

@@ -130,3 +130,17 @@ def test_a_row_keeps_facts_and_goes_out_as_the_status_document_and_an_earlier_re
     assert webhooks.body_of(row) == webhooks.body_of(row)
     earlier = Notification(id="msg_2", payload=json.dumps({"type": "grant.revoked", "data": {"sub": "42"}}))
     assert webhooks.body_of(earlier) == earlier.payload
+
+
+def test_the_album_link_is_in_the_status_and_the_done_webhook_once_the_album_exists(app, admin, receiver):
+    """Google answers the album's productUrl when darkroom creates it: the app opens it when the photos are in."""
+    user, submission_id = picked_and_done(app, admin, photos=1)
+    [album] = admin.state()["albums"]
+    expected = {"id": album["id"], "url": f"https://photos.google.com/lr/album/{album['id']}"}
+    assert app.status(submission_id)["album"] == expected
+    until(lambda: "submission.done" in receiver.types(), what="told")
+    events = {e["type"]: e for e in receiver.events()}
+    assert events["submission.done"]["data"]["album"] == expected
+    assert events["submission.awaiting_pick"]["data"]["album"] is None  # no album before the pick
+    again = app.submit(admin.mint_code(user["sub"]))
+    assert app.wait(again, "awaiting_pick")["album"] == expected  # the user's album, from the start
