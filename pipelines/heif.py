@@ -9,6 +9,7 @@ is refused before pi-heif sees it (`check`). Without pi-heif installed, HEIC is 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 try:
     import pi_heif
@@ -20,6 +21,7 @@ except ImportError:  # pragma: no cover - pi-heif is a dependency; this keeps pi
     FORMATS = ()
     HeifImageFile = None
 
+_MAX_BOXES = 4096  # in one container: a photo has tens (an iPhone HEIC's iinf lists some fifty tiles)
 _MAX_DEPTH = 8  # boxes nest a few levels deep in a photo (meta > iprp > ipco > auxC); more is hostile
 
 
@@ -43,10 +45,14 @@ def copies_whole_picture(image: object) -> bool:
     return HeifImageFile is not None and isinstance(image, HeifImageFile)
 
 
-def _boxes(data: memoryview) -> list[tuple[bytes, memoryview]]:
-    """(type, body) of each box in data, in order; BadHeif when a size runs past the end."""
-    boxes, at = [], 0
+def _boxes(data: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+    """(type, body) of each box in data, in order, one at a time; BadHeif when a size runs past the end, or when
+    a container holds more boxes than any photo does (a file of millions of empty boxes costs nothing to read)."""
+    at, count = 0, 0
     while at + 8 <= len(data):
+        count += 1
+        if count > _MAX_BOXES:
+            raise BadHeif(f"more than {_MAX_BOXES} boxes in one container")
         size, kind = struct.unpack_from(">I4s", data, at)
         header = 8
         if size == 1:
@@ -58,9 +64,8 @@ def _boxes(data: memoryview) -> list[tuple[bytes, memoryview]]:
             size = len(data) - at
         if size < header or at + size > len(data):
             raise BadHeif(f"the {kind!r} box's size does not fit in the file")
-        boxes.append((kind, data[at + header : at + size]))
+        yield kind, data[at + header : at + size]
         at += size
-    return boxes
 
 
 # Boxes whose children are boxes right after a full box's 4 bytes of version and flags (or none, for iprp/ipco).

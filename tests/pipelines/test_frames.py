@@ -65,3 +65,10 @@ def test_a_progressive_jpeg_is_admitted_only_as_large_as_its_decoder_memory_allo
     # the same size in one scan needs only its frame: admitted (libjpeg fills what the short file lacks)
     assert decode(hostile.jpeg_claiming(7_000, 7_000)).image.size == (7_000, 7_000)
     assert decode(hostile.jpeg_claiming(4_000, 3_000, progressive=True)).image.size == (4_000, 3_000)
+
+
+def test_a_heif_of_a_million_empty_boxes_is_refused_without_listing_them():
+    heic = photos.heic(64, 48)
+    hostile_heif = heic + b"\x00\x00\x00\x08free" * 1_000_000  # 8 MB of boxes after the photo
+    with pytest.raises(DecodeError, match="more than 4096 boxes"):
+        decode(hostile_heif)
