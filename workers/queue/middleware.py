@@ -71,6 +71,12 @@ class WarmUp(Middleware):
             log.warning("warming a worker thread up failed", exc_info=True)
 
 
+def consumes(worker: Any, queue: str) -> bool:
+    """Whether a dramatiq worker takes messages from `queue`: its --queues name it, or it was given none (all)."""
+    only = worker.consumer_whitelist
+    return not only or queue in only
+
+
 class AtBoot(Middleware):
     """Run `prepare` once when a worker that consumes `queue` boots (the photos worker sets its allocators)."""
 
@@ -78,8 +84,7 @@ class AtBoot(Middleware):
         self.queue, self.prepare = queue, prepare
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        only = worker.consumer_whitelist
-        if not only or self.queue in only:
+        if consumes(worker, self.queue):
             self.prepare()
 
 
@@ -138,8 +143,7 @@ class Lane(Middleware):
         self._worker: dramatiq.Worker | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        only = worker.consumer_whitelist
-        if worker is self._worker or self._worker is not None or (only and self.beside not in only):
+        if worker is self._worker or self._worker is not None or not consumes(worker, self.beside):
             return
         self._worker = dramatiq.Worker(
             broker, queues={self.queue}, worker_threads=self.threads, worker_timeout=worker.worker_timeout
@@ -162,9 +166,7 @@ class Periodic(Middleware):
         self._stop = threading.Event()
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        only = worker.consumer_whitelist  # the --queues a worker was started with, or None for all
-        consumes = not only or self.spec.queue in only
-        if consumes and self.spec.name in broker.actors:
+        if consumes(worker, self.spec.queue) and self.spec.name in broker.actors:
             self._stop.clear()
             threading.Thread(target=self._loop, args=(broker,), name="darkroom-periodic", daemon=True).start()
 
