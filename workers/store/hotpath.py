@@ -144,9 +144,21 @@ def record_upload(
         d.run(prepared(db, items.RECORD_UPLOAD), **values, output_bytes=output_bytes)
         waiting = items.batch_wait_of(d.run(prepared(db, items.BATCH_WAIT), sub=item.sub)[0])
         if not (release and waiting.coming):  # no statement after a user's last photo
-            return waiting
+            return waiting if not waiting.coming else _after_commit(db, item.sub, waiting)
         released = d.run(prepared(db, items.RELEASE), user=item.sub, n=release, at=at)
-        return dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released))
+        waiting = dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released))
+    return _after_commit(db, item.sub, waiting)
+
+
+def _after_commit(db: Database, sub: str, waiting: BatchWait) -> BatchWait:
+    """What waits for the batch, read again once the upload is committed, when more seemed to be coming. On
+    PostgreSQL two last uploads committing side by side each see the other still coming (READ COMMITTED), and
+    neither would ask for the batch; read after its own commit, the later of the two sees both uploaded."""
+    if not db.is_postgres:
+        return waiting  # SQLite has one writer: the last upload's transaction saw every other
+    with transaction(db) as d:
+        again = items.batch_wait_of(d.run(prepared(db, items.BATCH_WAIT), sub=sub)[0])
+    return dataclasses.replace(again, released=waiting.released)
 
 
 # --- ingest ---------------------------------------------------------------------------------------------------
