@@ -96,6 +96,19 @@ class Settings(BaseSettings):
     retry_max_backoff_ms: int = 10 * 60 * 1000
     sweep_interval_s: float = 60.0
     stale_after_s: float = 300.0
+    # Recovery by design, the sweeper staying the last net (docs/faults.md): a worker process that has not been
+    # heard from for broker_heartbeat_timeout_s is dead, and every redelivery_interval_s each worker process
+    # hands a dead one's messages back to the queue (dramatiq's maintenance, run on a clock, not by chance).
+    # A message that meets darkroom's own database or Redis out of reach comes back every outage_retry_s (up to
+    # twice that), spending none of its budget; when an outage is over, the maintenance process sends again
+    # whatever did not move during it (checked every watch_interval_s).
+    broker_heartbeat_timeout_s: float = Field(default=15.0, ge=5.0)
+    redelivery_interval_s: float = Field(default=5.0, gt=0.0)
+    outage_retry_s: float = Field(default=5.0, gt=0.0)
+    watch_interval_s: float = Field(default=2.0, gt=0.0)
+    # darkroom's own services across a network: a Redis or PostgreSQL that stops answering (a partition, not a
+    # refusal) is given up on after this many seconds, not waited on forever.
+    data_timeout_s: float = Field(default=10.0, gt=0.0)
     max_deliveries: int = 5
     # A redeemed code's keyed hash finds its submission again for this long (an app that posts the same code
     # twice gets the same answer); then the sweeper replaces it, so the code is no key to anything.

@@ -20,7 +20,7 @@ import pipelines
 from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
-from workers.errors import QuotaWait, RateLimited
+from workers.errors import Outage, QuotaWait, RateLimited
 from workers.google import photos as google_photos
 from workers.grants import exchange, revocation, risc
 from workers.notify import outbox
@@ -37,11 +37,23 @@ def _prepare_thread() -> None:
     google_photos.prepare_thread(ctx.settings)
 
 
+def _probe() -> str:
+    """The database answers, and what names Redis's memory (middleware.Watch)."""
+    ctx = get_context()
+    ctx.db.warm()
+    return ctx.locks.memory()
+
+
+def _recover(since_epoch_s: float) -> dict[str, int]:
+    return sweeper.recover(get_context(), since_epoch_s)
+
+
 if not broker.is_set():  # the dramatiq CLI imports us first: this is an entry point
     get_settings().client_credentials()  # refuse to start without the web client: every code would fail
     running = broker.setup(get_settings(), worker_metrics=True)
     running.add_middleware(middleware.WarmUp(_prepare_thread))
     running.add_middleware(middleware.AtBoot(table.Queue.PHOTOS, pipelines.tune_process))
+    running.add_middleware(middleware.Watch(table.Queue.MAINTENANCE, get_settings().watch_interval_s, _probe, _recover))
     logs.configure(get_settings())
 if not is_set():
     set_context(Context(get_settings()))
@@ -67,6 +79,11 @@ def _run(name: str, use_case: UseCase, object_id: str) -> None:
         if ctx.locks.claim(f"waiting:{name}:{object_id}", wait_s * 0.9):
             messages.send(name, object_id, delay_ms=int(wait_s * 1000))
             log.info("waits %.0f s for Google's quota: %s", wait_s, exc, extra={"actor": name})
+    except Outage as exc:
+        # Our own database or Redis is out of reach: try again in a few seconds, spending no budget, so the work
+        # goes on within seconds of the outage's end, however long it lasted (docs/faults.md).
+        delay_s = ctx.settings.outage_retry_s * random.uniform(1.0, 2.0)
+        raise middleware.OutageRetry(str(exc), delay=int(delay_s * 1000)) from exc
     except RateLimited as exc:
         # Google wants at least 30 s after a 429, or its Retry-After: wait that, not our backoff.
         delay_s = max(exc.delay_s or 0.0, ctx.settings.rate_limit_min_delay_s)

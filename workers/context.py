@@ -23,7 +23,7 @@ from workers.store.vault import Vault
 class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url, frozenset(channels_of(settings)), _deliver)
+        self.db = Database(settings.database_url, frozenset(channels_of(settings)), _deliver, settings.data_timeout_s)
 
     @functools.cached_property
     def vault(self) -> Vault:
@@ -31,7 +31,7 @@ class Context:
 
     @functools.cached_property
     def locks(self) -> Locks:
-        return Locks(self.settings.redis_url)
+        return Locks(self.settings.redis_url, self.settings.data_timeout_s)
 
     @functools.cached_property
     def quota(self) -> Governor:

@@ -113,6 +113,11 @@ class Unavailable(TransientError):
     """A 5xx, a timeout or a connection error; the database, Redis or a lock out of reach."""
 
 
+class Outage(Unavailable):
+    """darkroom's own database or Redis out of reach (refused, reset, timed out): not the work's fault, so it
+    spends no retry budget and comes back every few seconds until the outage is over (docs/faults.md)."""
+
+
 class RateLimited(TransientError):
     """`delay_s` is Google's Retry-After, if it sent one; the actors wait at least the configured minimum."""
 

@@ -23,6 +23,7 @@ class Receiver:
         self.seen: list[dict[str, Any]] = []  # every delivery: its id, whether it verified, and the event
         self.answers: list[int] = []  # statuses to answer next, one per delivery; then 204
         self.down = False  # answer 503 to everything
+        self.delay_s = 0.0  # how long each answer takes (a slow backend)
         self.lock = threading.Lock()
         self.url = ""
 
@@ -56,6 +57,7 @@ def receiving(secret: str = SECRET) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            time.sleep(receiver.delay_s)
             self.send_response(receiver.answer({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_header("content-length", "0")
             self.end_headers()

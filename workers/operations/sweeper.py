@@ -23,9 +23,12 @@ from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatu
 log = logging.getLogger(__name__)
 
 
-def sweep(ctx: Context) -> Counter[str]:
-    """Look once; return what was sent again, by kind."""
+def sweep(ctx: Context, since: datetime.datetime | None = None) -> Counter[str]:
+    """Look once; return what was sent again, by kind. `since`: send again what has not moved since then, not
+    only what has not for `stale_after_s` (after an outage, when messages may have been lost: recover)."""
     cutoff = utcnow() - datetime.timedelta(seconds=ctx.settings.stale_after_s)
+    if since is not None:
+        cutoff = max(cutoff, since)
     done: Counter[str] = Counter()
     for row in submissions.stale(ctx.db, cutoff):
         done[_resend_submission(row)] += 1
@@ -50,7 +53,7 @@ def sweep(ctx: Context) -> Counter[str]:
     window = utcnow() - datetime.timedelta(seconds=ctx.settings.repost_window_s)
     if forgotten := submissions.forget_redeemed_codes(ctx.db, window):
         log.info("%d redeemed codes past the repost window no longer find their submission", forgotten)
-    for notification_id in notifications.due(ctx.db, ctx.settings.stale_after_s):
+    for notification_id in notifications.due(ctx.db, (utcnow() - cutoff).total_seconds()):
         notifications.postpone(ctx.db, notification_id, utcnow())  # not again on the next pass
         messages.deliver_notification(notification_id)
         done["deliver_notification"] += 1
@@ -58,6 +61,13 @@ def sweep(ctx: Context) -> Counter[str]:
     if done:
         log.warning("sweeper sent stuck work again: %s", dict(done))
     return done
+
+
+def recover(ctx: Context, since_epoch_s: float) -> dict[str, int]:
+    """After an outage of the database or Redis (workers.queue.middleware.Watch): whatever has not moved since
+    `since_epoch_s` may have lost its message, so it is sent again now, not when it turns stale."""
+    since = datetime.datetime.fromtimestamp(since_epoch_s, datetime.UTC).replace(tzinfo=None)
+    return dict(sweep(ctx, since))
 
 
 def _resend_submission(row: Submission) -> str:

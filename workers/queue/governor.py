@@ -151,8 +151,8 @@ class _Memory:
 
 
 class _Redis:
-    def __init__(self, url: str) -> None:
-        self._redis = client(url)
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self._redis = client(url, timeout_s)
         self._count = self._redis.register_script(_COUNT_UNLESS_PAUSED)  # EVALSHA, loaded again if Redis forgot
 
     def incr(self, key: str, by: int, ttl_s: float) -> int:
@@ -194,7 +194,9 @@ class _Redis:
 
 class Governor:
     def __init__(self, settings: Settings) -> None:
-        self._store: _Memory | _Redis = _Redis(settings.redis_url) if settings.redis_url else _Memory()
+        self._store: _Memory | _Redis = (
+            _Redis(settings.redis_url, settings.data_timeout_s) if settings.redis_url else _Memory()
+        )
         self.budgets: dict[str, int] = {LIBRARY: settings.library_daily_quota}
         self.reserved: dict[str, int] = {LIBRARY: int(settings.library_daily_quota * settings.library_newcomer_reserve)}
         self.light_calls = settings.library_light_user_calls

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 from redis.exceptions import RedisError
@@ -17,11 +18,12 @@ from workers.queue.connection import client, translated
 
 
 class Locks:
-    def __init__(self, redis_url: str | None) -> None:
-        self._redis = client(redis_url) if redis_url else None
+    def __init__(self, redis_url: str | None, timeout_s: float = 10.0) -> None:
+        self._redis = client(redis_url, timeout_s) if redis_url else None
         self._local: dict[str, threading.Lock] = {}
         self._claims: dict[str, float] = {}
         self._guard = threading.Lock()
+        self._memory = uuid.uuid4().hex
 
     def claim(self, name: str, ttl_s: float) -> bool:
         """True for the one caller, cluster-wide, that claims `name` in a window of `ttl_s` seconds."""
@@ -34,6 +36,16 @@ class Locks:
                 return False
             self._claims[name] = now + ttl_s
             return True
+
+    def memory(self) -> str:
+        """A name for Redis's memory: the same for as long as Redis keeps its data, new after a restart that
+        kept nothing (or a flush). In process: one for the process's life."""
+        if self._redis is None:
+            return self._memory
+        with translated("memory"):
+            self._redis.set("darkroom:memory", uuid.uuid4().hex, nx=True)
+            seen = self._redis.get("darkroom:memory")
+        return seen.decode() if isinstance(seen, bytes) else str(seen)
 
     def release(self, name: str) -> None:
         """End a claim before its window is over: the next `claim` of `name` succeeds."""

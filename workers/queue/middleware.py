@@ -12,20 +12,31 @@ from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
+from redis.exceptions import RedisError
 
 from settings import Settings
 from workers import metrics
-from workers.errors import PermanentError, TransientError
+from workers.errors import PermanentError, TransientError, Unavailable
 from workers.queue import table
 
 log = logging.getLogger(__name__)
 GiveUpHandler = Callable[[tuple[Any, ...], BaseException | None], None]
+# An outage of darkroom's own database or Redis spends no budget; this only ends a loop that never ends (at one
+# try every 5 to 10 s, a day or more), for the sweeper to take up.
+OUTAGE_RETRIES = 10_000
+
+
+class OutageRetry(dramatiq.Retry):
+    """Try again after `delay` ms: the work met darkroom's own database or Redis out of reach (errors.Outage)."""
 
 
 def retry_policy(transient_budget: int) -> Callable[[int, BaseException], bool]:
-    """Permanent: never. Transient (and dramatiq.Retry): up to the budget. An unknown bug: once."""
+    """Permanent: never. An outage of our own services: until it is over. Transient (and dramatiq.Retry): up to
+    the budget. An unknown bug: once."""
 
     def should_retry(retries: int, exc: BaseException) -> bool:
+        if isinstance(exc, OutageRetry):
+            return retries < OUTAGE_RETRIES
         if isinstance(exc, PermanentError):
             return False
         if isinstance(exc, TransientError | dramatiq.Retry):
@@ -182,3 +193,91 @@ class Periodic(Middleware):
                 broker.enqueue(message)
             except Exception:
                 log.exception("could not send the periodic %s; trying again in %.0f s", self.spec.name, self.interval_s)
+
+
+class Redelivery(Middleware):
+    """Every `interval_s`, each worker process runs the Redis broker's queue maintenance on every queue: the
+    messages of a process not heard from for the heartbeat timeout (killed, frozen, cut off) go back to their
+    queue for the living, seconds after, where dramatiq's 0.1 % chance per command takes minutes. The same calls
+    are this process's heartbeat, whatever its threads are busy with.
+
+    After Redis was out of reach, every process's heartbeat is old: maintenance waits one heartbeat timeout, so
+    that the living have been heard from again before anyone is called dead."""
+
+    def __init__(self, interval_s: float, heartbeat_timeout_s: float) -> None:
+        self.interval_s, self.heartbeat_timeout_s = interval_s, heartbeat_timeout_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        if self._thread is None and hasattr(broker, "redeliver"):
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, args=(broker,), name="darkroom-redelivery", daemon=True)
+            self._thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        self._thread = None
+
+    def _loop(self, broker: Any) -> None:
+        quiet_until = time.monotonic() + self.heartbeat_timeout_s  # peers may not have been heard from yet
+        while True:
+            queues = sorted(broker.get_declared_queues() | broker.delay_queues)
+            try:
+                for queue in queues:
+                    broker.redeliver(queue, maintain=time.monotonic() >= quiet_until)
+            except RedisError as exc:
+                quiet_until = time.monotonic() + self.heartbeat_timeout_s
+                log.warning("queue maintenance could not reach Redis (%s); trying again", type(exc).__name__)
+            if self._stop.wait(self.interval_s):
+                return
+
+
+class Watch(Middleware):
+    """In the worker that consumes `queue` (the maintenance process), look at darkroom's own services every
+    `interval_s`: `probe` reaches the database and Redis and returns what names Redis's memory (a key Redis keeps
+    while it lives). When a probe fails and a later one succeeds, or Redis's memory is new (restarted without
+    persistence, or flushed), messages may have been lost: `recover` is called with the wall-clock time of the
+    last probe before, and sends again whatever has not moved since (the database is the system of record)."""
+
+    def __init__(
+        self, queue: str, interval_s: float, probe: Callable[[], str], recover: Callable[[float], Any]
+    ) -> None:
+        self.queue, self.interval_s, self.probe, self.recover = queue, interval_s, probe, recover
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        if self._thread is None and consumes(worker, self.queue):
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="darkroom-watch", daemon=True)
+            self._thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        self._thread = None
+
+    def _loop(self) -> None:
+        memory: str | None = None
+        last_ok = time.time()
+        down_since: float | None = None
+        while not self._stop.wait(self.interval_s):
+            try:
+                seen = self.probe()
+            except Unavailable as exc:
+                if down_since is None:
+                    down_since = last_ok
+                    log.warning("darkroom's database or Redis is out of reach (%s)", exc)
+                continue
+            forgot = memory is not None and seen != memory
+            if down_since is not None or forgot:
+                since = down_since if down_since is not None else last_ok
+                what = "Redis forgot everything" if forgot else "an outage is over"
+                try:
+                    sent = self.recover(since)
+                except Exception:
+                    log.exception("%s; sending again what did not move failed, trying again", what)
+                    continue  # memory and down_since stay: the next probe tries again
+                log.warning("%s: sent again what did not move for %.0f s: %s", what, time.time() - since, sent)
+                down_since = None
+            memory, last_ok = seen, time.time()

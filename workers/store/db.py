@@ -22,11 +22,11 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from workers.errors import Unavailable
+from workers.errors import Outage, Unavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ def translated() -> Iterator[None]:
         yield
     except IntegrityError:
         raise
-    except (DBAPIError, PoolTimeout) as exc:
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:  # down, restarting, unreachable, locked
+        raise Outage(f"the database is out of reach: {type(exc).__name__}") from exc
+    except DBAPIError as exc:
         raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
 
 
@@ -56,11 +58,12 @@ class Database:
         url: str,
         channels: frozenset[str] = frozenset(),
         on_notify: Callable[[list[str]], None] | None = None,
+        timeout_s: float = 10.0,
     ) -> None:
         """`channels`: the outbox's channels that are on; `on_notify`: what to call with the ids of the outbox rows
         a transaction wrote, once it commits (the Context sends them to the notify worker; a failure there is
-        left to the sweeper)."""
-        self.url = url
+        left to the sweeper). `timeout_s`: how long a PostgreSQL that stops answering is waited on."""
+        self.url, self.timeout_s = url, timeout_s
         self.is_postgres = url.startswith("postgresql")
         self._engine: Engine | None = None
         self._lock = threading.Lock()
@@ -72,7 +75,7 @@ class Database:
         # Created on first use, so a forked dramatiq worker process opens its own connections.
         with self._lock:
             if self._engine is None:
-                self._engine = _create_engine(self.url)
+                self._engine = _create_engine(self.url, self.timeout_s)
                 self._sessions = sessionmaker(self._engine, expire_on_commit=False)
             return self._engine
 
@@ -149,9 +152,25 @@ def _private_file(url: str) -> None:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-def _create_engine(url: str) -> Engine:
+def _across_a_network(timeout_s: float) -> dict[str, int]:
+    """libpq's own guards for a database across a network (postgresql.org/docs/15/libpq-connect.html): a connect
+    that gets no answer ends after `timeout_s`; data sent and not acknowledged for that long (a partition drops
+    packets and refuses nothing) closes the connection (TCP_USER_TIMEOUT), and keep-alives find a peer that
+    vanished while the connection was idle in the pool."""
+    seconds = max(2, round(timeout_s))
+    return {
+        "connect_timeout": seconds,
+        "tcp_user_timeout": seconds * 1000,
+        "keepalives": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
+
+
+def _create_engine(url: str, timeout_s: float) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args=_across_a_network(timeout_s))
     _private_file(url)
     # One connection per process: SQLite has one writer anyway, and threads queueing on the pool wake at once
     # where SQLite's busy handler would make them sleep and retry (p99 of 1.3 s against 16 concurrent posts).
