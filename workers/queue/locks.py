@@ -12,9 +12,22 @@ import uuid
 from collections.abc import Iterator
 
 from redis.exceptions import RedisError
+from redis.lock import Lock
 
 from workers.errors import Unavailable
 from workers.queue.connection import client, translated
+
+LEASE_S = 15.0  # a dead holder's lock is free this long after its last renewal
+
+
+def _renew(lock: Lock, lease_s: float, done: threading.Event) -> None:
+    """Renew the lease every third of it until `done`; a lease that could not be renewed (Redis out of reach,
+    or it expired and another took it) is left to expire: the holder's work is checked against the ledger."""
+    while not done.wait(lease_s / 3):
+        try:
+            lock.reacquire()
+        except RedisError:  # LockNotOwnedError too
+            return
 
 
 class Locks:
@@ -57,20 +70,32 @@ class Locks:
             self._claims.pop(name, None)
 
     @contextlib.contextmanager
-    def hold(self, name: str, timeout_s: float = 60.0) -> Iterator[None]:
-        """Hold `name`; a holder that dies releases it after `timeout_s`."""
+    def hold(self, name: str, timeout_s: float = 60.0, lease_s: float = LEASE_S) -> Iterator[None]:
+        """Hold `name`, waiting up to `timeout_s` for it. Held on a lease of `lease_s`, renewed while the holder
+        lives: a holder that dies (kill -9, a host cut off) frees it `lease_s` later, not when its work would
+        have been done."""
         if self._redis is None:
             with self._held_here(name, timeout_s):
                 yield
             return
-        lock = self._redis.lock(f"darkroom:lock:{name}", timeout=timeout_s, blocking_timeout=timeout_s)
+        lock = self._redis.lock(
+            f"darkroom:lock:{name}",
+            timeout=lease_s,
+            blocking_timeout=timeout_s,
+            thread_local=False,  # renewed by another thread
+        )
         with translated(f"lock {name}"):
             acquired = lock.acquire()
         if not acquired:
             raise Unavailable(f"lock {name} not acquired in {timeout_s} s")
+        done = threading.Event()
+        renewer = threading.Thread(target=_renew, args=(lock, lease_s, done), name=f"lease-{name}", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            done.set()
+            renewer.join()
             with contextlib.suppress(RedisError):  # expired meanwhile, or Redis gone: it frees itself
                 lock.release()
 
