@@ -58,8 +58,13 @@ def _poll_again(ctx: Context, submission_id: str, session: dict[str, Any]) -> No
     left_s = _left_s(session)
     if left_s <= 0:
         raise PickerExpired("the user did not pick before the picker session's polling time ran out")
+    delay_ms = min(_interval_ms(session), max(1, int(left_s * 1000)))
+    # One chain of polls per session: a second message (sent again after an outage, or redelivered while its
+    # first copy ran) finds the claim of the chain that polled just before, and ends there.
+    if not ctx.locks.claim(f"poll:{submission_id}", delay_ms / 1000 * 0.8):
+        return
     submissions.touch(ctx.db, submission_id)  # alive: the sweeper leaves a polled submission alone
-    messages.poll_picker(submission_id, min(_interval_ms(session), max(1, int(left_s * 1000))))
+    messages.poll_picker(submission_id, delay_ms)
 
 
 def _left_s(session: dict[str, Any]) -> float:

@@ -32,6 +32,17 @@ def test_a_session_not_picked_yet_is_polled_again(uc, admin):
     assert uc.sent("poll_picker") == [(done.submission_id,)] and uc.sent("process_item") == []
 
 
+def test_two_copies_of_a_poll_leave_one_chain_of_polls(uc, admin):
+    """After an outage everything unfinished is sent again (workers.queue.middleware.Watch): a session whose
+    chain of polls lived through it must not be polled twice as often from then on."""
+    done = exchanged(uc, admin, photos=1)
+    picker.open_picker(uc.ctx, done.submission_id)
+    uc.stub.flush_all()
+    picker.poll_picker(uc.ctx, done.submission_id)
+    picker.poll_picker(uc.ctx, done.submission_id)  # the copy sent again
+    assert uc.sent("poll_picker") == [(done.submission_id,)]
+
+
 def test_a_pick_becomes_one_item_message_each_and_the_target_album(uc, admin):
     done = exchanged(uc, admin, photos=3)
     picker.open_picker(uc.ctx, done.submission_id)
