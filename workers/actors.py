@@ -62,7 +62,8 @@ if not is_set():
 UseCase = Callable[[Context, str], object]
 
 
-def _run(name: str, use_case: UseCase, object_id: str) -> None:
+def run(name: str, use_case: UseCase, object_id: str) -> None:
+    """Run an actor's use case; a wait for Google, a 429 or an outage of our own services becomes its retry."""
     ctx = get_context()
     try:
         use_case(ctx, object_id)
@@ -124,7 +125,7 @@ def _declare(name: str) -> Any:
     use_case, on_give_up = USE_CASES[name]
 
     def body(object_id: str = "") -> None:
-        _run(name, use_case, object_id)
+        run(name, use_case, object_id)
 
     body.__name__ = body.__qualname__ = name
     options: dict[str, Any] = {"on_give_up": on_give_up} if on_give_up else {}

@@ -237,8 +237,10 @@ class Watch(Middleware):
     """In the worker that consumes `queue` (the maintenance process), look at darkroom's own services every
     `interval_s`: `probe` reaches the database and Redis and returns what names Redis's memory (a key Redis keeps
     while it lives). When a probe fails and a later one succeeds, or Redis's memory is new (restarted without
-    persistence, or flushed), messages may have been lost: `recover` is called with the wall-clock time of the
-    last probe before, and sends again whatever has not moved since (the database is the system of record)."""
+    persistence, or flushed), messages may have been lost, including those sent while it lasted (a photo's turn
+    handed on, a retry): `recover` is called with the wall-clock time the outage was seen to be over, and sends
+    again whatever is unfinished and has not moved since (the database is the system of record). Work that is
+    in a worker's hands at that moment may get a second message: every step checks the ledger first."""
 
     def __init__(
         self, queue: str, interval_s: float, probe: Callable[[], str], recover: Callable[[float], Any]
@@ -271,13 +273,18 @@ class Watch(Middleware):
                 continue
             forgot = memory is not None and seen != memory
             if down_since is not None or forgot:
-                since = down_since if down_since is not None else last_ok
+                since = time.time()
                 what = "Redis forgot everything" if forgot else "an outage is over"
                 try:
                     sent = self.recover(since)
                 except Exception:
                     log.exception("%s; sending again what did not move failed, trying again", what)
                     continue  # memory and down_since stay: the next probe tries again
-                log.warning("%s: sent again what did not move for %.0f s: %s", what, time.time() - since, sent)
+                log.warning(
+                    "%s (it began %.0f s ago): sent again what was unfinished: %s",
+                    what,
+                    since - (down_since or last_ok),
+                    sent,
+                )
                 down_since = None
             memory, last_ok = seen, time.time()
