@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast format bench bench-pipeline bench-ingest bench-scale fuzz run lint clean
+.PHONY: demo test test-fast faults format bench bench-pipeline bench-ingest bench-scale fuzz run lint clean
 
 $(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 # for the loop of a day's work. make test runs them all.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 4 -m "not e2e and not slow"
+
+# The fault matrix (docs/faults.md): every fault three times on a cluster of its own, at the shipped settings,
+# then the table in docs/faults.md rewritten. As root (network namespaces, initdb as postgres): about 40 minutes.
+FAULT_RUNS ?= 3
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults.matrix --runs $(FAULT_RUNS) --out docs/faults.md
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

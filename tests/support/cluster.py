@@ -213,8 +213,11 @@ class Cluster(Processes):
         photos_hosts: int = 2,
         aof: bool = False,
         netns: bool = True,
+        data_delay_ms: float | None = None,
         **extra_env: str,
     ) -> None:
+        """`data_delay_ms`: every process reaches Redis and PostgreSQL through a proxy that adds this much each
+        way and counts round trips (tests/support/latency.py): a data host a network away."""
         self.redis = OwnRedis(workdir, aof=aof)
         self.postgres = OwnPostgres(workdir) if database == "postgres" else None
         self.sqlite = workdir / "darkroom.db"
@@ -227,21 +230,45 @@ class Cluster(Processes):
             f"http://127.0.0.1:{self.web_port}",
         )
         self.photos = [f"photos-{i}" for i in range(1, photos_hosts + 1)]
+        self.data_delay_ms = data_delay_ms
+        self.proxied = {"redis": free_port(), "postgres": free_port()} if data_delay_ms is not None else {}
         self.hosts: dict[str, Host] = {}
         self.netns, self.extra_env, self.tmp = netns, extra_env, tempfile.mkdtemp(prefix="darkroom-faults-")
         super().__init__(workdir, {**self._env("127.0.0.1"), **extra_env})
 
     def database_url(self, host: str) -> str:
-        return self.postgres.url(host) if self.postgres is not None else f"sqlite:///{self.sqlite}"
+        if self.postgres is None:
+            return f"sqlite:///{self.sqlite}"
+        if "postgres" in self.proxied:
+            return f"postgresql+psycopg://postgres@127.0.0.1:{self.proxied['postgres']}/darkroom"
+        return self.postgres.url(host)
+
+    def redis_url(self, host: str) -> str:
+        return f"redis://127.0.0.1:{self.proxied['redis']}/0" if self.proxied else self.redis.url(host)
 
     def _env(self, data_host: str) -> dict[str, str]:
         return shipped_env(
-            self.emulator_url,
-            self.web_port,
-            self.database_url(data_host),
-            self.redis.url(data_host),
-            self.tmp,
+            self.emulator_url, self.web_port, self.database_url(data_host), self.redis_url(data_host), self.tmp
         )
+
+    def round_trips(self) -> dict[str, int]:
+        """Round trips through each data proxy so far (a data_delay_ms cluster)."""
+        counts = {}
+        for name in self.proxied:
+            stats = Path(self.tmp) / f"proxy-{name}.json"
+            counts[name] = int(json.loads(stats.read_text())["round_trips"])
+        return counts
+
+    def _start_proxies(self) -> None:
+        upstreams = {"redis": self.redis.port, "postgres": self.postgres.port if self.postgres else None}
+        for name, port in self.proxied.items():
+            stats = Path(self.tmp) / f"proxy-{name}.json"
+            self.start(
+                f"proxy-{name}",
+                f"{shlex.quote(sys.executable)} -m tests.support.latency --listen {port} "
+                f"--upstream 127.0.0.1:{upstreams[name]} --delay-ms {self.data_delay_ms} --stats {stats}",
+            )
+            _wait(stats.exists, 10, f"the {name} proxy")
 
     def __enter__(self) -> Cluster:
         try:
@@ -261,6 +288,8 @@ class Cluster(Processes):
         if self.postgres is not None:
             self.postgres.start()
             self.postgres.create_database()
+        if self.proxied:
+            self._start_proxies()
         self.start(
             "emulator", f"{shlex.quote(sys.executable)} -m emulator serve --host 0.0.0.0 --port {self.emulator_port}"
         )

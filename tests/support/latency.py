@@ -1,0 +1,94 @@
+"""A TCP proxy that adds latency each way and counts round trips: a data host a network away.
+
+    python -m tests.support.latency --listen 20100 --upstream 127.0.0.1:6379 --delay-ms 1 --stats stats.json
+
+Every chunk read on one side is written to the other `delay_ms` later, in order. A round trip is counted each
+time the client speaks after the server did (or first): a pipelined burst is one, as on the wire. The counts
+are written to `--stats` every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+
+class Proxy:
+    def __init__(self, upstream: tuple[str, int], delay_s: float) -> None:
+        self.upstream, self.delay_s = upstream, delay_s
+        self.round_trips = 0
+        self.connections = 0
+
+    async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            server_reader, server_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            client_writer.close()
+            return
+        turn = {"client": False}  # whether the client has spoken since the server last did
+
+        def from_client() -> None:
+            if not turn["client"]:
+                self.round_trips += 1
+                turn["client"] = True
+
+        def from_server() -> None:
+            turn["client"] = False
+
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer, from_client),
+            self._pipe(server_reader, client_writer, from_server),
+            return_exceptions=True,
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: object) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    break
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        sender = asyncio.create_task(deliver())
+        try:
+            while data := await reader.read(65536):
+                seen()  # type: ignore[operator]
+                queue.put_nowait((time.monotonic() + self.delay_s, data))
+        finally:
+            queue.put_nowait((0.0, b""))
+            await asyncio.gather(sender, return_exceptions=True)
+
+
+async def serve(port: int, upstream: tuple[str, int], delay_s: float, stats: Path) -> None:
+    proxy = Proxy(upstream, delay_s)
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", port)
+    async with server:
+        while True:
+            stats.write_text(json.dumps({"round_trips": proxy.round_trips, "connections": proxy.connections}))
+            await asyncio.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--listen", type=int, required=True)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--stats", type=Path, required=True)
+    args = parser.parse_args()
+    host, port = args.upstream.rsplit(":", 1)
+    asyncio.run(serve(args.listen, (host, int(port)), args.delay_ms / 1000, args.stats))
+
+
+if __name__ == "__main__":
+    main()
