@@ -87,7 +87,10 @@ def _raw(db: Database) -> Iterator[Any]:
     engine = db.engine
     dbapi_error = engine.dialect.loaded_dbapi.Error
     with translated():
-        pooled = engine.raw_connection()
+        try:
+            pooled = engine.raw_connection()  # the pool's connect raises the driver's own errors
+        except dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
         try:
             yield pooled.driver_connection
         except dbapi_error as exc:

@@ -212,3 +212,14 @@ def test_redis_s_memory_is_the_same_until_it_forgets(redis_url):
 def test_dramatiq_s_chance_maintenance_is_off(redis_broker):
     assert redis_broker.maintenance_chance == 0  # Redelivery runs it on its clock instead
     assert isinstance(dramatiq.get_broker(), broker.Redis)
+
+
+def test_a_postgresql_out_of_reach_is_an_outage_on_the_hot_path_too():
+    """The driver path (store/hotpath.py) takes connections from the pool raw, whose connect raises the
+    driver's own error: a POST /v1/auth-codes answered 500 instead of 503 while PostgreSQL was down."""
+    from workers.store import hotpath
+    from workers.store.db import Database
+
+    db = Database("postgresql+psycopg://postgres@127.0.0.1:9/nowhere", timeout_s=2)
+    with pytest.raises(Outage), hotpath.transaction(db):
+        pass
