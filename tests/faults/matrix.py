@@ -51,6 +51,7 @@ class Run:
     photos: int
     user: dict[str, Any] = field(default_factory=dict)
     url: str = ""
+    fault_start: float | None = None
     fault_end: float | None = None
     samples: list[tuple[float, str, int]] = field(default_factory=list)  # (when, status, photos moved)
     probes: list[str] = field(default_factory=list)  # what the web answered during the fault
@@ -100,6 +101,9 @@ class Run:
         status = self.status()
         assert status["status"] == "processing" and moved(status) < len(self.user["media"]), status
 
+    def began(self) -> None:
+        self.fault_start = time.monotonic()
+
     def ended(self) -> None:
         self.fault_end = time.monotonic()
 
@@ -142,8 +146,16 @@ class Run:
             events=sorted(e["type"] for e in mine),
             pushes=len(pushes),
             recovery_s=self.recovery_s(),
+            fault_s=round(self.fault_end - self.fault_start, 1) if self.fault_end and self.fault_start else None,
+            final_after_start_s=self.final_after(self.fault_start),
             probes=self.probes,
         )
+
+    def final_after(self, when: float | None) -> float | None:
+        for at, status, _ in self.samples:
+            if when is not None and at > when and status in FINAL:
+                return round(at - when, 1)
+        return None
 
     def recovery_s(self) -> float | None:
         """From the fault's end until the submission was final: every photo in the album, or its reason. An
@@ -168,6 +180,8 @@ class Verdict:
     pushes: int
     recovery_s: float | None
     probes: list[str]
+    fault_s: float | None = None  # how long the fault lasted (a kill and restart: the restart's seconds)
+    final_after_start_s: float | None = None  # from the fault's start until the submission was final
 
     def problems(self, outcome: str = "done") -> list[str]:
         found = []
@@ -213,6 +227,7 @@ def kill_photos_mid_upload(run: Run) -> None:
     run.pick()
     run.moved_at_least(2)
     run.under_way()
+    run.began()
     for name in run.cluster.photos:  # every photos process, mid-upload: what held a turn is dead
         run.cluster.kill_type(name)
     run.cluster.start_types(*run.cluster.photos)  # the platform restarts them at once
@@ -223,6 +238,7 @@ def kill_photos_mid_batch_create(run: Run) -> None:
     run.admin.inject_fault("library.mediaItems.batchCreate", delay_s=4, count=1)
     run.pick()
     until_arrived(run, "library.mediaItems.batchCreate")
+    run.began()
     for name in run.cluster.photos:
         run.cluster.kill_type(name)
     run.cluster.start_types(*run.cluster.photos)
@@ -231,6 +247,7 @@ def kill_photos_mid_batch_create(run: Run) -> None:
 
 def kill_exchange_at_token_endpoint(run: Run) -> None:
     until_arrived(run, "oauth.token.authorization_code")
+    run.began()
     run.cluster.kill_type("exchange")
     run.cluster.start_types("exchange")
     run.ended()
@@ -243,6 +260,7 @@ def kill_maintenance_polling_picker(run: Run) -> None:
     run.wait(lambda s: s["status"] == "awaiting_pick", 60, "awaiting_pick")
     run.admin.inject_fault("picker.sessions.get", delay_s=4, count=1)
     until_arrived(run, "picker.sessions.get")
+    run.began()
     run.cluster.kill_type("maintenance")
     run.cluster.start_types("maintenance")
     run.ended()
@@ -255,6 +273,7 @@ def kill_maintenance_mid_webhook(run: Run) -> None:
     deadline = time.monotonic() + 30
     while not run.receiver.seen and time.monotonic() < deadline:
         time.sleep(0.05)
+    run.began()
     run.cluster.kill_type("maintenance")  # the notify lane lives there
     run.receiver.delay_s = 0.0
     run.cluster.start_types("maintenance")
@@ -267,6 +286,7 @@ def redis_down(run: Run, seconds: float = 10) -> None:
     run.pick()
     run.moved_at_least(2)
     run.under_way()
+    run.began()
     run.cluster.redis.stop()
     time.sleep(seconds / 2)
     run.probe_web()
@@ -279,6 +299,7 @@ def redis_down_awaiting_pick(run: Run, seconds: float = 10) -> None:
     """While the user is in the Picker: the chain of polls lives in Redis alone, as a delayed message."""
     run.wait(lambda s: s["status"] == "awaiting_pick", 60, "awaiting_pick")
     time.sleep(2)  # the next poll is waiting in the delay queue
+    run.began()
     run.cluster.redis.stop()
     time.sleep(seconds / 2)
     run.probe_web()
@@ -294,6 +315,7 @@ def postgres_restart(run: Run) -> None:
     run.moved_at_least(2)
     run.under_way()
     assert run.cluster.postgres is not None
+    run.began()
     run.cluster.postgres.restart()
     run.ended()
 
@@ -304,6 +326,7 @@ def postgres_down(run: Run, seconds: float = 30) -> None:
     run.moved_at_least(2)
     run.under_way()
     assert run.cluster.postgres is not None
+    run.began()
     run.cluster.postgres.stop()
     time.sleep(seconds / 2)
     run.probe_web()
@@ -317,6 +340,7 @@ def partition_photos_host(run: Run, seconds: float = 60) -> None:
     run.pick()
     run.moved_at_least(2)
     run.under_way()
+    run.began()
     run.cluster.cut(run.cluster.photos[0])
     time.sleep(seconds)
     run.cluster.heal(run.cluster.photos[0])
@@ -328,12 +352,17 @@ def rolling_deploy(run: Run) -> None:
     run.pick()
     run.moved_at_least(2)
     run.under_way()
+    run.began()
     for name in ("web", "exchange", "maintenance", *run.cluster.photos):
-        run.cluster.restart_type(name)  # SIGTERM, wait for it to exit, start it again
+        # SIGTERM to the process group, as a platform sends it to every process of a dyno (dramatiq's workers
+        # then get two and abandon what they hold: reference/dramatiq.md), wait for the exit, start it again,
+        # and give it the seconds a deploy's health check takes before the next type.
+        run.cluster.restart_type(name)
         if name == "web":
             from tests.support.processes import wait_http
 
             wait_http(f"{run.cluster.web_url}/healthz")
+        time.sleep(5)
     run.ended()
 
 
@@ -485,19 +514,24 @@ def main() -> None:
 
 def render(rows: list[tuple[Fault, list[tuple[Verdict, list[str]]]]], runs: int, took_s: float) -> str:
     lines = [
-        "| fault | runs | photos | lost | duplicated | recovery median / worst (s) | ended | during the fault "
-        "| judged |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| fault | runs | photos | lost | duplicated | fault lasted (s) | final after its end, median / worst (s) "
+        "| final after its start, worst (s) | ended | web during the fault | judged |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fault, verdicts in rows:
         rec = [v.recovery_s for v, _ in verdicts if v.recovery_s is not None]
-        median = f"{statistics.median(rec):.1f} / {max(rec):.1f}" if rec else "none"
+        median = f"{statistics.median(rec):.1f} / {max(rec):.1f}" if rec else "never"
+        lasted = [v.fault_s for v, _ in verdicts if v.fault_s is not None]
+        lasted_text = f"{statistics.median(lasted):.1f}" if lasted else "?"
+        after = [v.final_after_start_s for v, _ in verdicts if v.final_after_start_s is not None]
+        after_text = f"{max(after):.1f}" if after else "never"
         ended = ", ".join(sorted({f"{v.status}" + (f" ({v.error})" if v.error else "") for v, _ in verdicts}))
         probes = "; ".join(sorted({p for v, _ in verdicts for p in v.probes})) or "—"
         problems = [p for _, ps in verdicts for p in ps]
         lines.append(
             f"| {fault.what} | {len(verdicts)} | {sum(v.photos for v, _ in verdicts)} "
-            f"| {sum(v.lost for v, _ in verdicts)} | {sum(v.duplicated for v, _ in verdicts)} | {median} | {ended} "
+            f"| {sum(v.lost for v, _ in verdicts)} | {sum(v.duplicated for v, _ in verdicts)} | {lasted_text} "
+            f"| {median} | {after_text} | {ended} "
             f"| {probes} | {'ok' if not problems else '; '.join(problems)} |"
         )
     lines.append(f"\n{runs} run(s) of each fault, {took_s / 60:.0f} min in all.")
