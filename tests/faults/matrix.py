@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import signal
 import statistics
 import tempfile
 import threading
@@ -212,6 +213,25 @@ def slow_uploads(run: Run, delay_s: float = 0.6) -> None:
     run.admin.inject_fault("library.uploads", delay_s=delay_s, count=1000)
 
 
+def mid_pick(run: Run, delay_s: float = 0.6) -> None:
+    """The user's pick under way, uploads slowed: the fault will meet work in flight."""
+    slow_uploads(run, delay_s)
+    run.pick()
+    run.moved_at_least(2)
+    run.under_way()
+
+
+def outage(run: Run, stop: Callable[[], None], start: Callable[[], None], seconds: float) -> None:
+    """`stop` for `seconds`, what the web answers halfway through, then `start`."""
+    run.began()
+    stop()
+    time.sleep(seconds / 2)
+    run.probe_web()
+    time.sleep(seconds / 2)
+    start()
+    run.ended()
+
+
 def until_arrived(run: Run, endpoint: str, timeout_s: float = 60) -> None:
     """The injected fault on `endpoint` was met: the request is at Google now (its delay running)."""
     deadline = time.monotonic() + timeout_s
@@ -223,10 +243,7 @@ def until_arrived(run: Run, endpoint: str, timeout_s: float = 60) -> None:
 
 
 def kill_photos_mid_upload(run: Run) -> None:
-    slow_uploads(run)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
+    mid_pick(run)
     run.began()
     for name in run.cluster.photos:  # every photos process, mid-upload: what held a turn is dead
         run.cluster.kill_type(name)
@@ -282,38 +299,20 @@ def kill_maintenance_mid_webhook(run: Run) -> None:
 
 
 def redis_down(run: Run, seconds: float = 10) -> None:
-    slow_uploads(run)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
-    run.began()
-    run.cluster.redis.stop()
-    time.sleep(seconds / 2)
-    run.probe_web()
-    time.sleep(seconds / 2)
-    run.cluster.redis.start()
-    run.ended()
+    mid_pick(run)
+    outage(run, run.cluster.redis.stop, run.cluster.redis.start, seconds)
 
 
 def redis_down_awaiting_pick(run: Run, seconds: float = 10) -> None:
     """While the user is in the Picker: the chain of polls lives in Redis alone, as a delayed message."""
     run.wait(lambda s: s["status"] == "awaiting_pick", 60, "awaiting_pick")
     time.sleep(2)  # the next poll is waiting in the delay queue
-    run.began()
-    run.cluster.redis.stop()
-    time.sleep(seconds / 2)
-    run.probe_web()
-    time.sleep(seconds / 2)
-    run.cluster.redis.start()
-    run.ended()
+    outage(run, run.cluster.redis.stop, run.cluster.redis.start, seconds)
     run.admin.pick(sub=run.user["sub"])
 
 
 def postgres_restart(run: Run) -> None:
-    slow_uploads(run)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
+    mid_pick(run)
     assert run.cluster.postgres is not None
     run.began()
     run.cluster.postgres.restart()
@@ -321,25 +320,13 @@ def postgres_restart(run: Run) -> None:
 
 
 def postgres_down(run: Run, seconds: float = 30) -> None:
-    slow_uploads(run)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
+    mid_pick(run)
     assert run.cluster.postgres is not None
-    run.began()
-    run.cluster.postgres.stop()
-    time.sleep(seconds / 2)
-    run.probe_web()
-    time.sleep(seconds / 2)
-    run.cluster.postgres.start()
-    run.ended()
+    outage(run, run.cluster.postgres.stop, run.cluster.postgres.start, seconds)
 
 
 def partition_photos_host(run: Run, seconds: float = 60) -> None:
-    slow_uploads(run)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
+    mid_pick(run)
     run.began()
     run.cluster.cut(run.cluster.photos[0])
     time.sleep(seconds)
@@ -348,10 +335,7 @@ def partition_photos_host(run: Run, seconds: float = 60) -> None:
 
 
 def rolling_deploy(run: Run) -> None:
-    slow_uploads(run, 0.3)
-    run.pick()
-    run.moved_at_least(2)
-    run.under_way()
+    mid_pick(run, 0.3)
     run.began()
     for name in ("web", "exchange", "maintenance", *run.cluster.photos):
         # SIGTERM to the process group, as a platform sends it to every process of a dyno (dramatiq's workers
@@ -484,7 +468,12 @@ def judge(fault: Fault, verdict: Verdict) -> list[str]:
     return problems
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # through every cluster's __exit__: no process, namespace or data directory left
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=list(FAULTS))

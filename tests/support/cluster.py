@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from tests.support.processes import PROCESS_TYPES, Processes, free_port, procfile, wait_http
+from tests.support.processes import PROCESS_TYPES, Processes, deployment_env, free_port, procfile, wait_http
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _hosts = itertools.count(1)
@@ -176,24 +176,9 @@ class Host:
 
 
 def shipped_env(emulator_url: str, web_port: int, database_url: str, redis_url: str, tmp: str) -> dict[str, str]:
-    """What an operator sets: credentials and addresses only. Every clock is darkroom's default."""
-    from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-    from workers.store.vault import new_key
-
+    """What an operator sets, and nothing more: every clock is darkroom's default."""
     return {
-        "PORT": str(web_port),
-        "DARKROOM_DATABASE_URL": database_url,
-        "DARKROOM_REDIS_URL": redis_url,
-        "DARKROOM_GOOGLE_CLIENT_ID": DEMO_CLIENT_ID,
-        "DARKROOM_GOOGLE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-        "DARKROOM_GOOGLE_TOKEN_URI": f"{emulator_url}/token",
-        "DARKROOM_GOOGLE_REVOKE_URI": f"{emulator_url}/revoke",
-        "DARKROOM_GOOGLE_CERTS_URI": f"{emulator_url}/oauth2/v1/certs",
-        "DARKROOM_PHOTOS_LIBRARY_URI": f"{emulator_url}/library",
-        "DARKROOM_PHOTOS_PICKER_URI": f"{emulator_url}/picker",
-        "DARKROOM_GOOGLE_API_URI": emulator_url,
-        "DARKROOM_RISC_JWKS_URI": f"{emulator_url}/oauth2/v3/certs",
-        "DARKROOM_TOKEN_KEYS": new_key(),
+        **deployment_env(emulator_url, web_port, database_url, redis_url),
         "DARKROOM_PHOTOS_PROCESSES": "1",  # one process per photos host: the cluster has several hosts
         "DARKROOM_EXCHANGE_METRICS_PORT": str(free_port()),
         "DARKROOM_MAINTENANCE_METRICS_PORT": str(free_port()),

@@ -117,8 +117,9 @@ class Processes:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
 
 
-def stack_env(emulator_url: str, web_port: int, database_url: str, redis_url: str) -> dict[str, str]:
-    """The environment a deployment would set, with every Google URL on the emulator."""
+def deployment_env(emulator_url: str, web_port: int, database_url: str, redis_url: str) -> dict[str, str]:
+    """What an operator sets: the addresses, the web client, a token key, and every Google URL on the emulator.
+    Every clock is darkroom's default."""
     from emulator.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
     from workers.store.vault import new_key
 
@@ -136,6 +137,13 @@ def stack_env(emulator_url: str, web_port: int, database_url: str, redis_url: st
         "DARKROOM_GOOGLE_API_URI": emulator_url,
         "DARKROOM_RISC_JWKS_URI": f"{emulator_url}/oauth2/v3/certs",
         "DARKROOM_TOKEN_KEYS": new_key(),
+    }
+
+
+def stack_env(emulator_url: str, web_port: int, database_url: str, redis_url: str) -> dict[str, str]:
+    """A deployment for the e2e tests: one photos process, and the waits between tries shortened."""
+    return {
+        **deployment_env(emulator_url, web_port, database_url, redis_url),
         "DARKROOM_RETRY_MIN_BACKOFF_MS": "100",  # what tests shorten: the wait between tries, not their number
         "DARKROOM_RETRY_MAX_BACKOFF_MS": "1000",
         "DARKROOM_PHOTOS_PROCESSES": "1",
