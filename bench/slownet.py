@@ -6,9 +6,11 @@ side by side, in alternating rounds.
 
 Each round is a whole deployment of its own (tests/support/cluster.py: own redis-server and PostgreSQL, the
 emulator, every Procfile type at its shipped settings, two photos processes of 2 threads), and measures:
-- photos per second: `--users` users pick `--photos` each at once, from the picks to the last one final;
+- photos per second: `--users` users pick `--photos` each at once, from the picks to the last
+  `submission.done` webhook;
 - status reads: `--reads` sequential GET /v1/submissions/{id} of a finished submission, p50 and p99;
-- round trips to Redis and to PostgreSQL (counted by the proxies) per photo and per status read;
+- round trips to Redis and to PostgreSQL (counted by the proxies) per photo (less what the idle deployment
+  sends in as long: heartbeats, idle polls) and per status read;
 - ingest: POST /v1/auth-codes under wrk (16 connections, 5 s) against the deployment's web process, over the
   bare minimal app (bench/minimal_app.py on direct Redis) measured in the same round.
 Needs root (initdb runs as postgres), redis-server, PostgreSQL 15 and wrk (`apt-get install wrk`).
@@ -24,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -35,33 +36,33 @@ from bench.ingest import LUA, _load, _serve  # noqa: E402
 from emulator.client import AdminClient  # noqa: E402
 from tests.support.cluster import Cluster  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
+from tests.support.receiver import SECRET, Receiver, receiving  # noqa: E402
 
-FINAL = ("done", "failed")
 
 
-def picks(cluster: Cluster, admin: AdminClient, users: int, photos: int) -> tuple[list[str], float]:
-    """Every user's code posted and picked, all at once; their status URLs and the seconds until all are final."""
+def picks(cluster: Cluster, admin: AdminClient, receiver: Receiver, users: int, photos: int) -> tuple[list[str], float]:
+    """Every user's code posted and picked, all at once; their status URLs and the seconds until the app heard
+    `submission.done` for all. The bench listens to the webhooks, as an app does, and reads no status meanwhile:
+    the round trips counted are the pipeline's own."""
     people = [admin.add_user(photos=photos, width=640, height=480) for _ in range(users)]
     urls = [cluster.submit(admin.mint_code(p["sub"])) for p in people]
-    for url in urls:
-        _until(url, ("awaiting_pick", *FINAL), 60)
+    ids = {url.rsplit("/", 1)[1] for url in urls}
+    _heard(receiver, ids, "submission.awaiting_pick", 60)
     started = time.monotonic()
     for person in people:
         admin.pick(sub=person["sub"])
-    for url in urls:
-        status = _until(url, FINAL, 300)
-        assert status["status"] == "done", status
+    _heard(receiver, ids, "submission.done", 300)
     return urls, time.monotonic() - started
 
 
-def _until(url: str, wanted: tuple[str, ...], timeout_s: float) -> dict[str, Any]:
+def _heard(receiver: Receiver, ids: set[str], kind: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        status = requests.get(url, timeout=5).json()
-        if status["status"] in wanted:
-            return dict(status)
-        time.sleep(0.05)
-    raise AssertionError(f"{url} not {wanted} in {timeout_s} s")
+        heard = {e["data"]["submission_id"] for e in receiver.events() if e["type"] == kind}
+        if ids <= heard:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not every {kind} within {timeout_s} s")
 
 
 def reads(url: str, n: int) -> list[float]:
@@ -105,12 +106,27 @@ def ingest(cluster: Cluster, workdir: Path, seconds: int) -> dict[str, float]:
 def one_round(args: argparse.Namespace, delay_ms: float) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="darkroom-slownet-"))
     try:
-        with Cluster(workdir, photos_hosts=2, netns=False, data_delay_ms=delay_ms) as cluster:
+        with (
+            receiving() as receiver,
+            Cluster(
+                workdir,
+                photos_hosts=2,
+                netns=False,
+                data_delay_ms=delay_ms,
+                DARKROOM_WEBHOOK_URL=receiver.url,
+                DARKROOM_WEBHOOK_SECRETS=SECRET,
+            ) as cluster,
+        ):
             admin = AdminClient(cluster.emulator_url)
             admin.set_lifetimes(poll_interval_s=1)
+            # What the deployment sends while idle (heartbeats, idle polls of every queue): taken off the pick's.
+            time.sleep(2)
+            idle_from, idle_started = cluster.round_trips(), time.monotonic()
+            time.sleep(5)
+            idle_to, idle_s = cluster.round_trips(), time.monotonic() - idle_started
+            idle = {k: (idle_to[k] - idle_from[k]) / idle_s for k in idle_to}
             before = cluster.round_trips()
-            urls, took = picks(cluster, admin, args.users, args.photos)
-            time.sleep(0.5)
+            urls, took = picks(cluster, admin, receiver, args.users, args.photos)
             during = cluster.round_trips()
             photos = args.users * args.photos
             # Status reads: the polls of the picks above count too, so the reads are counted on their own.
@@ -125,8 +141,9 @@ def one_round(args: argparse.Namespace, delay_ms: float) -> dict[str, float]:
             "photos_per_s": photos / took,
             "read_p50_ms": statistics.median(times),
             "read_p99_ms": percentile(times, 99),
-            "redis_per_photo": (during["redis"] - before["redis"]) / photos,
-            "db_per_photo": (during["postgres"] - before["postgres"]) / photos,
+            "redis_per_photo": (during["redis"] - before["redis"] - idle["redis"] * took) / photos,
+            "db_per_photo": (during["postgres"] - before["postgres"] - idle["postgres"] * took) / photos,
+            "redis_idle_per_s": idle["redis"],
             "redis_per_read": (after["redis"] - quiet["redis"]) / args.reads,
             "db_per_read": (after["postgres"] - quiet["postgres"]) / args.reads,
             "ingest_over_minimal": rps["ingest"] / rps["minimal"],
@@ -167,6 +184,7 @@ def main() -> None:
         ("redis_per_photo", "Redis round trips per photo"),
         ("db_per_photo", "PostgreSQL round trips per photo"),
         ("redis_per_read", "Redis round trips per status read"),
+        ("redis_idle_per_s", "Redis round trips per second, idle (heartbeats, polls)"),
         ("db_per_read", "PostgreSQL round trips per status read"),
     ):
         ratio = slow[key] / bare[key] if bare[key] else float("nan")

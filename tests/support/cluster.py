@@ -216,6 +216,7 @@ class Cluster(Processes):
         )
         self.photos = [f"photos-{i}" for i in range(1, photos_hosts + 1)]
         self.data_delay_ms = data_delay_ms
+        self.trace_dir: Path | None = None  # set it to see what each round trip to the data is
         self.proxied = {"redis": free_port(), "postgres": free_port()} if data_delay_ms is not None else {}
         self.hosts: dict[str, Host] = {}
         self.netns, self.extra_env, self.tmp = netns, extra_env, tempfile.mkdtemp(prefix="darkroom-faults-")
@@ -251,7 +252,8 @@ class Cluster(Processes):
             self.start(
                 f"proxy-{name}",
                 f"{shlex.quote(sys.executable)} -m tests.support.latency --listen {port} "
-                f"--upstream 127.0.0.1:{upstreams[name]} --delay-ms {self.data_delay_ms} --stats {stats}",
+                f"--upstream 127.0.0.1:{upstreams[name]} --delay-ms {self.data_delay_ms} --stats {stats}"
+                + (f" --trace {self.trace_dir / f'{name}.trace'}" if self.trace_dir else ""),
             )
             _wait(stats.exists, 10, f"the {name} proxy")
 

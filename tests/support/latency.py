@@ -17,8 +17,9 @@ from pathlib import Path
 
 
 class Proxy:
-    def __init__(self, upstream: tuple[str, int], delay_s: float) -> None:
+    def __init__(self, upstream: tuple[str, int], delay_s: float, trace: Path | None = None) -> None:
         self.upstream, self.delay_s = upstream, delay_s
+        self.trace = trace.open("a") if trace else None  # the start of each round trip's first burst
         self.round_trips = 0
         self.connections = 0
 
@@ -31,12 +32,15 @@ class Proxy:
             return
         turn = {"client": False}  # whether the client has spoken since the server last did
 
-        def from_client() -> None:
+        def from_client(data: bytes) -> None:
             if not turn["client"]:
                 self.round_trips += 1
                 turn["client"] = True
+                if self.trace is not None:
+                    self.trace.write(repr(data[:160]) + "\n")
+                    self.trace.flush()
 
-        def from_server() -> None:
+        def from_server(data: bytes) -> None:
             turn["client"] = False
 
         await asyncio.gather(
@@ -63,15 +67,15 @@ class Proxy:
         sender = asyncio.create_task(deliver())
         try:
             while data := await reader.read(65536):
-                seen()  # type: ignore[operator]
+                seen(data)  # type: ignore[operator]
                 queue.put_nowait((time.monotonic() + self.delay_s, data))
         finally:
             queue.put_nowait((0.0, b""))
             await asyncio.gather(sender, return_exceptions=True)
 
 
-async def serve(port: int, upstream: tuple[str, int], delay_s: float, stats: Path) -> None:
-    proxy = Proxy(upstream, delay_s)
+async def serve(port: int, upstream: tuple[str, int], delay_s: float, stats: Path, trace: Path | None) -> None:
+    proxy = Proxy(upstream, delay_s, trace)
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", port)
     async with server:
         while True:
@@ -85,9 +89,10 @@ def main() -> None:
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--trace", type=Path, help="append the start of each round trip here (to see what they are)")
     args = parser.parse_args()
     host, port = args.upstream.rsplit(":", 1)
-    asyncio.run(serve(args.listen, (host, int(port)), args.delay_ms / 1000, args.stats))
+    asyncio.run(serve(args.listen, (host, int(port)), args.delay_ms / 1000, args.stats, args.trace))
 
 
 if __name__ == "__main__":

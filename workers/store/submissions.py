@@ -200,7 +200,7 @@ def _item_counts(s: Session, submission_id: str) -> dict[str, int]:
 def snapshot(db: Database, submission_id: str) -> dict[str, Any] | None:
     """What the app is told of a submission, as facts (its status document is intake.queries.document of them);
     an outbox row about a submission carries the same, written in the transaction of the change."""
-    with db.session() as s:
+    with db.reading() as s:  # its statements need not see one snapshot: the app polls it again
         row = s.get(Submission, submission_id)
         return None if row is None else _snapshot(s, row)
 
