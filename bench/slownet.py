@@ -2,7 +2,7 @@
 `--delay-ms` each way (a separate data host), against the same run through the same proxies with none added,
 side by side, in alternating rounds.
 
-    python bench/slownet.py [--delay-ms 1] [--rounds 2] [--users 4] [--photos 12] [--reads 400]
+    python bench/slownet.py [--delay-ms 1] [--rounds 3] [--users 4] [--photos 24] [--reads 400]
 
 Each round is a whole deployment of its own (tests/support/cluster.py: own redis-server and PostgreSQL, the
 emulator, every Procfile type at its shipped settings, two photos processes of 2 threads), and measures:
@@ -11,8 +11,9 @@ emulator, every Procfile type at its shipped settings, two photos processes of 2
 - status reads: `--reads` sequential GET /v1/submissions/{id} of a finished submission, p50 and p99;
 - round trips to Redis and to PostgreSQL (counted by the proxies) per photo (less what the idle deployment
   sends in as long: heartbeats, idle polls) and per status read;
-- ingest: POST /v1/auth-codes under wrk (16 connections, 5 s) against the deployment's web process, over the
-  bare minimal app (bench/minimal_app.py on direct Redis) measured in the same round.
+- ingest: POST /v1/auth-codes under wrk (16 connections, 5 s) on a web process of the deployment's (its
+  workers stopped, as bench/ingest.py measures the web alone), over the bare minimal app
+  (bench/minimal_app.py on Redis directly) measured in the same round.
 Needs root (initdb runs as postgres), redis-server, PostgreSQL 15 and wrk (`apt-get install wrk`).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -37,7 +39,6 @@ from emulator.client import AdminClient  # noqa: E402
 from tests.support.cluster import Cluster  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 from tests.support.receiver import SECRET, Receiver, receiving  # noqa: E402
-
 
 
 def picks(cluster: Cluster, admin: AdminClient, receiver: Receiver, users: int, photos: int) -> tuple[list[str], float]:
@@ -85,6 +86,8 @@ def ingest(cluster: Cluster, workdir: Path, seconds: int) -> dict[str, float]:
     the same Redis directly: the ratio of their requests per second."""
     script = workdir / "post.lua"
     script.write_text(LUA)
+    for name in ("exchange", "maintenance", *cluster.photos):  # the web alone, as bench/ingest.py measures it:
+        cluster.kill(name, signal.SIGTERM)  # an exchange worker would redeem (and be refused) every posted code
     env = {**cluster.env, "DARKROOM_RATE_LIMIT_PER_MINUTE": "100000000", "DARKROOM_LOG_LEVEL": "WARNING"}
     results = {}
     for name, app, factory, port in (
@@ -156,9 +159,9 @@ def one_round(args: argparse.Namespace, delay_ms: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--delay-ms", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--reads", type=int, default=400)
     parser.add_argument("--ingest-seconds", type=int, default=5)
     args = parser.parse_args()
