@@ -19,7 +19,17 @@ _EXCHANGEABLE = (SubmissionStatus.QUEUED, SubmissionStatus.EXCHANGING)
 
 
 def exchange_code(ctx: Context, submission_id: str) -> None:
-    """Redeem, verify, check scopes, store, enqueue. A redelivered message finds the code gone and stops."""
+    """Redeem, verify, check scopes, store, enqueue. A redelivered message finds the code gone and stops.
+
+    One at a time per submission: a second copy of the message (sent again after an outage, or redelivered while
+    the first still runs) would redeem the single-use code again, and Google's invalid_grant would fail a
+    submission whose first exchange went through. The second waits for the first and finds the code gone; a
+    first that died frees the submission when its lease runs out (workers.queue.locks)."""
+    with ctx.locks.hold(f"exchange:{submission_id}"):
+        _exchange(ctx, submission_id)
+
+
+def _exchange(ctx: Context, submission_id: str) -> None:
     if not submissions.move(ctx.db, submission_id, _EXCHANGEABLE, SubmissionStatus.EXCHANGING):
         return
     code = submissions.code_of(ctx.db, ctx.vault, submission_id)

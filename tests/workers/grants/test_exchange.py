@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 from pydantic import SecretStr
@@ -33,6 +35,29 @@ def test_an_inbox_code_scans_the_inbox_next(uc, admin):
 def test_a_redelivered_exchange_redeems_nothing(uc, admin):
     done = exchanged(uc, admin)
     exchange.exchange_code(uc.ctx, done.submission_id)
+    assert admin.counts()["oauth.token.authorization_code"] == 1 and len(uc.sent("open_picker")) == 1
+
+
+def test_two_copies_of_an_exchange_at_once_redeem_the_code_once(uc, admin):
+    """After an outage everything unfinished is sent again (workers.queue.middleware.Watch): a copy that
+    arrives while the first is at Google's token endpoint must not redeem the single-use code a second time
+    (Google would answer invalid_grant, and the submission would fail though its exchange went through)."""
+    done = posted(uc, admin)
+    admin.inject_fault("oauth.token.authorization_code", delay_s=1.0, count=1)
+    errors: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            exchange.exchange_code(uc.ctx, done.submission_id)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=copy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
     assert admin.counts()["oauth.token.authorization_code"] == 1 and len(uc.sent("open_picker")) == 1
 
 
