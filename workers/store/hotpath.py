@@ -155,7 +155,8 @@ def record_upload(
     at = utcnow()
     values = {"item_id": item.id, "sealed": sealed, "at": at, "input_bytes": input_bytes}
     with transaction(db) as d:
-        d.run(prepared(db, items.RECORD_UPLOAD), **values, output_bytes=output_bytes)
+        if not d.run(prepared(db, items.RECORD_UPLOAD), **values, output_bytes=output_bytes):
+            return BatchWait(uploaded=0, coming=False)  # another delivery recorded it first: nothing to ask
         waiting = items.batch_wait_of(d.run(prepared(db, items.BATCH_WAIT), sub=item.sub)[0])
         if not (release and waiting.coming):  # no statement after a user's last photo
             return waiting if not waiting.coming else _after_commit(db, item.sub, waiting)

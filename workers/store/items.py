@@ -108,9 +108,11 @@ BEGIN_ATTEMPT = (
     .values(attempts=_ITEMS.c.attempts + 1)
     .returning(*_ITEMS.c)
 )
+# Only an item still on its way to its upload takes one: a second copy of its message that uploaded too (two
+# deliveries at once) must not put an item already in batchCreate, or in the album, back to `uploaded`.
 RECORD_UPLOAD = (
     update(_ITEMS)
-    .where(_ITEMS.c.id == bindparam("item_id"))
+    .where(_ITEMS.c.id == bindparam("item_id"), _one_of(ITEM_IN_FLIGHT))
     .values(
         state=ItemState.UPLOADED,
         upload_secret=bindparam("sealed"),
@@ -118,6 +120,7 @@ RECORD_UPLOAD = (
         input_bytes=bindparam("input_bytes"),
         output_bytes=bindparam("output_bytes"),
     )
+    .returning(_ITEMS.c.id)
 )
 BATCH_WAIT = select(
     func.count().filter(_ITEMS.c.state == ItemState.UPLOADED),

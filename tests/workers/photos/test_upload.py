@@ -22,6 +22,22 @@ def test_an_item_is_downloaded_enhanced_and_uploaded_then_its_batch_asked_for(uc
     assert admin.counts()["library.uploads"] == 1
 
 
+def test_a_second_delivery_that_uploaded_too_cannot_take_a_created_item_back(uc, admin):
+    """Two deliveries of one photo at once (one retried after a database outage, the other sent again when the
+    outage was over) both upload; the first is recorded, batch-created and done. The second's record must not
+    put the item back to `uploaded`, or batchCreate makes it a second time: a duplicate in the user's album."""
+    from workers.photos import batches
+
+    done, [item_id] = picked(uc, admin, photos=1)
+    first = items.get(uc.ctx.db, item_id)
+    upload.process_item(uc.ctx, item_id)
+    batches.create_items(uc.ctx, done.sub)
+    assert items.get(uc.ctx.db, item_id).state == ItemState.DONE
+    assert first is not None
+    late = hotpath.record_upload(uc.ctx.db, uc.ctx.vault, first, "late-upload-token", 10, 10, release=1)
+    assert late.uploaded == 0 and items.get(uc.ctx.db, item_id).state == ItemState.DONE
+
+
 def test_a_redelivered_item_uploads_nothing_more(uc, admin):
     _, [item_id] = picked(uc, admin, photos=1)
     upload.process_item(uc.ctx, item_id)
