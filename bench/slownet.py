@@ -2,7 +2,7 @@
 `--delay-ms` each way (a separate data host), against the same run through the same proxies with none added,
 side by side, in alternating rounds.
 
-    python bench/slownet.py [--delay-ms 1] [--rounds 3] [--users 4] [--photos 24] [--reads 400]
+    python bench/slownet.py [--delay-ms 1] [--rounds 3] [--users 4] [--photos 24] [--reads 400] [--size 640x480]
 
 Each round is a whole deployment of its own (tests/support/cluster.py: own redis-server and PostgreSQL, the
 emulator, every Procfile type at its shipped settings, two photos processes of 2 threads), and measures:
@@ -41,11 +41,18 @@ from tests.support.processes import free_port  # noqa: E402
 from tests.support.receiver import SECRET, Receiver, receiving  # noqa: E402
 
 
-def picks(cluster: Cluster, admin: AdminClient, receiver: Receiver, users: int, photos: int) -> tuple[list[str], float]:
+def picks(
+    cluster: Cluster,
+    admin: AdminClient,
+    receiver: Receiver,
+    users: int,
+    photos: int,
+    size: tuple[int, int] = (640, 480),
+) -> tuple[list[str], float]:
     """Every user's code posted and picked, all at once; their status URLs and the seconds until the app heard
     `submission.done` for all. The bench listens to the webhooks, as an app does, and reads no status meanwhile:
     the round trips counted are the pipeline's own."""
-    people = [admin.add_user(photos=photos, width=640, height=480) for _ in range(users)]
+    people = [admin.add_user(photos=photos, width=size[0], height=size[1]) for _ in range(users)]
     urls = [cluster.submit(admin.mint_code(p["sub"])) for p in people]
     ids = {url.rsplit("/", 1)[1] for url in urls}
     _heard(receiver, ids, "submission.awaiting_pick", 60)
@@ -129,7 +136,7 @@ def one_round(args: argparse.Namespace, delay_ms: float) -> dict[str, float]:
             idle_to, idle_s = cluster.round_trips(), time.monotonic() - idle_started
             idle = {k: (idle_to[k] - idle_from[k]) / idle_s for k in idle_to}
             before = cluster.round_trips()
-            urls, took = picks(cluster, admin, receiver, args.users, args.photos)
+            urls, took = picks(cluster, admin, receiver, args.users, args.photos, args.size)
             during = cluster.round_trips()
             photos = args.users * args.photos
             # Status reads: the polls of the picks above count too, so the reads are counted on their own.
@@ -163,6 +170,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--reads", type=int, default=400)
+    parser.add_argument(
+        "--size",
+        type=lambda text: tuple(int(n) for n in text.split("x")),
+        default=(640, 480),
+        help="the photos' size, WxH: 640x480 (the default) makes the data's latency most of a photo's time; "
+        "4032x3024 is a phone's 12 MP photo",
+    )
     parser.add_argument("--ingest-seconds", type=int, default=5)
     args = parser.parse_args()
     if os.geteuid() != 0 or shutil.which("wrk") is None:
@@ -175,7 +189,8 @@ def main() -> None:
             rounds[delay].append(result)
     med = {delay: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for delay, rs in rounds.items()}
     bare, slow = med[0.0], med[args.delay_ms]
-    print(f"{args.users} users x {args.photos} photos, {args.reads} reads, median of {args.rounds} rounds\n")
+    size = "x".join(map(str, args.size))
+    print(f"{args.users} users x {args.photos} photos of {size}, {args.reads} reads, median of {args.rounds} rounds\n")
     print(f"| | proxy, 0 ms | proxy, {args.delay_ms} ms each way | ratio |")
     print("|---|---|---|---|")
     for key, label in (

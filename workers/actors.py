@@ -60,6 +60,7 @@ if not is_set():
 
 
 UseCase = Callable[[Context, str], object]
+RECONNECT_S = 0.5  # a dead pooled connection after a database restart: the pool reconnects on the next try
 
 
 def run(name: str, use_case: UseCase, object_id: str) -> None:
@@ -83,7 +84,7 @@ def run(name: str, use_case: UseCase, object_id: str) -> None:
     except Outage as exc:
         # Our own database or Redis is out of reach: try again in a few seconds, spending no budget, so the work
         # goes on within seconds of the outage's end, however long it lasted (docs/faults.md).
-        delay_s = ctx.settings.outage_retry_s * random.uniform(1.0, 2.0)
+        delay_s = (RECONNECT_S if exc.reconnect else ctx.settings.outage_retry_s) * random.uniform(1.0, 2.0)
         raise middleware.OutageRetry(str(exc), delay=int(delay_s * 1000)) from exc
     except RateLimited as exc:
         # Google wants at least 30 s after a 429, or its Retry-After: wait that, not our backoff.

@@ -115,7 +115,13 @@ class Unavailable(TransientError):
 
 class Outage(Unavailable):
     """darkroom's own database or Redis out of reach (refused, reset, timed out): not the work's fault, so it
-    spends no retry budget and comes back every few seconds until the outage is over (docs/faults.md)."""
+    spends no retry budget and comes back every few seconds until the outage is over (docs/faults.md).
+    `reconnect`: a pooled connection turned out dead (the server restarted) and the pool has let go of them
+    all: the next try reconnects at once, so it need not wait."""
+
+    def __init__(self, message: str, reconnect: bool = False) -> None:
+        super().__init__(message)
+        self.reconnect = reconnect
 
 
 class RateLimited(TransientError):

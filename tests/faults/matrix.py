@@ -335,7 +335,7 @@ def partition_photos_host(run: Run, seconds: float = 60) -> None:
 
 
 def rolling_deploy(run: Run) -> None:
-    mid_pick(run, 0.3)
+    mid_pick(run, 4.0)  # 24 photos on 4 threads at 4 s an upload: the pick lasts as long as the deploy
     run.began()
     for name in ("web", "exchange", "maintenance", *run.cluster.photos):
         # SIGTERM to the process group, as a platform sends it to every process of a dyno (dramatiq's workers

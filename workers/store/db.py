@@ -50,7 +50,8 @@ def translated() -> Iterator[None]:
     except IntegrityError:
         raise
     except (OperationalError, InterfaceError, PoolTimeout) as exc:  # down, restarting, unreachable, locked
-        raise Outage(f"the database is out of reach: {type(exc).__name__}") from exc
+        reconnect = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        raise Outage(f"the database is out of reach: {type(exc).__name__}", reconnect=reconnect) from exc
     except DBAPIError as exc:
         raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
 
