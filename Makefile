@@ -30,7 +30,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 4 -m "not e2e and not slow"
 
 # The fault matrix (docs/faults.md): every fault three times on a cluster of its own, at the shipped settings,
-# then the table in docs/faults.md rewritten. As root (network namespaces, initdb as postgres): about 40 minutes.
+# then the table in docs/faults.md rewritten. As root (network namespaces, initdb as postgres): about 25 minutes.
 FAULT_RUNS ?= 3
 faults: $(STAMP)
 	$(BIN)/python -m tests.faults.matrix --runs $(FAULT_RUNS) --out docs/faults.md
