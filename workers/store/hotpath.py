@@ -94,7 +94,12 @@ def _raw(db: Database) -> Iterator[Any]:
         try:
             yield pooled.driver_connection
         except dbapi_error as exc:
-            raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
+            # As SQLAlchemy's own path does: a connection the server dropped (a restart) leaves the pool, and the
+            # error says so, so the work tries again at once on a new one (errors.Outage.reconnect).
+            gone = engine.dialect.is_disconnect(exc, pooled.driver_connection, None)
+            if gone:
+                pooled.invalidate(exc)
+            raise DBAPIError.instance(None, None, exc, dbapi_error, connection_invalidated=gone) from exc
         finally:
             pooled.close()
 

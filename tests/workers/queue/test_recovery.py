@@ -243,3 +243,28 @@ def test_a_connection_that_died_with_its_server_is_tried_again_at_once():
         raise raised.value
 
     assert 500 <= _retried_after_ms(restarted) <= 1000
+
+
+def test_the_hot_path_reconnects_at_once_after_a_postgresql_restart(tmp_path):
+    """The driver path takes connections from the pool raw: after a restart, a dead one failed as a plain outage
+    (5 to 10 s) and stayed in the pool. Now it leaves the pool and says so: the next try reconnects."""
+    from tests.support.cluster import OwnPostgres
+    from workers.store import hotpath
+    from workers.store.db import Database
+
+    server = OwnPostgres(tmp_path)
+    try:
+        server.start()
+        server.create_database()
+        db = Database(server.url())
+        with hotpath.statement(db) as d:
+            d.connection.execute("SELECT 1")
+        server.restart()
+        with pytest.raises(Outage) as raised, hotpath.statement(db) as d:
+            d.connection.execute("SELECT 1")
+        assert raised.value.reconnect
+        with hotpath.statement(db) as d:  # at once: the dead connection is out of the pool
+            assert d.connection.execute("SELECT 1").fetchone() == (1,)
+        db.dispose()
+    finally:
+        server.remove()
