@@ -57,8 +57,9 @@ def receiving(secret: str = SECRET) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            time.sleep(receiver.delay_s)
-            self.send_response(receiver.answer({k.lower(): v for k, v in self.headers.items()}, body))
+            status = receiver.answer({k.lower(): v for k, v in self.headers.items()}, body)
+            time.sleep(receiver.delay_s)  # seen, and its answer held back: a delivery in flight
+            self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
 
