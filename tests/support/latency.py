@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -43,11 +46,15 @@ class Proxy:
         def from_server(data: bytes) -> None:
             turn["client"] = False
 
-        await asyncio.gather(
-            self._pipe(client_reader, server_writer, from_client),
-            self._pipe(server_reader, client_writer, from_server),
-            return_exceptions=True,
-        )
+        try:
+            await asyncio.gather(
+                self._pipe(client_reader, server_writer, from_client),
+                self._pipe(server_reader, client_writer, from_server),
+                return_exceptions=True,
+            )
+        finally:  # stopped (a test's proxy) or done: neither socket is left open
+            client_writer.close()
+            server_writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: object) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
@@ -72,6 +79,38 @@ class Proxy:
         finally:
             queue.put_nowait((0.0, b""))
             await asyncio.gather(sender, return_exceptions=True)
+
+
+@contextlib.contextmanager
+def running(upstream: tuple[str, int], delay_s: float = 0.0) -> Iterator[tuple[int, Proxy]]:
+    """The proxy on a thread of its own, for a test: its port, and itself (`round_trips`)."""
+    proxy, ready, ports = Proxy(upstream, delay_s), threading.Event(), []
+    stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def serve_until_stopped() -> None:
+        stop = asyncio.Event()
+        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        ports.append(server.sockets[0].getsockname()[1])
+        stopping.append((asyncio.get_running_loop(), stop))
+        ready.set()
+        await stop.wait()
+        server.close()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.sleep(0.01)  # the transports closed above let go of their sockets
+
+    thread = threading.Thread(target=asyncio.run, args=(serve_until_stopped(),), daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the proxy did not start")
+    try:
+        yield ports[0], proxy
+    finally:
+        loop, stop = stopping[0]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
 
 
 async def serve(port: int, upstream: tuple[str, int], delay_s: float, stats: Path, trace: Path | None) -> None:

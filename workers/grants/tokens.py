@@ -37,8 +37,10 @@ def usable(answer: oauth.TokenResponse, margin_s: int) -> Access:
     return Access(answer.access_token, answer.expires_at - datetime.timedelta(seconds=min(margin_s, lifetime / 2)))
 
 
-def access_for(ctx: Context, sub: str) -> Access:
-    access = grants.access_of(ctx.db, ctx.vault, _require_active(ctx, sub))  # one read of the grant
+def access_for(ctx: Context, sub: str, grant: Grant | None = None) -> Access:
+    """The user's access token, refreshed if it is stale; `grant`: the grant row already read (a photo's, with its
+    attempt), not read again."""
+    access = grants.access_of(ctx.db, ctx.vault, _require_active(ctx, sub, grant))  # one read of the grant
     if _fresh(access):
         assert access is not None
         return access
@@ -75,16 +77,16 @@ def revoke_locally(ctx: Context, sub: str, detail: str) -> None:
     log.warning("grant revoked; stopped %d queued items", stopped, extra={"sub": sub})
 
 
-def _require_active(ctx: Context, sub: str) -> Grant:
-    grant = hotpath.grant(ctx.db, sub)  # once per photo: on the driver
+def _require_active(ctx: Context, sub: str, grant: Grant | None = None) -> Grant:
+    grant = grant if grant is not None else hotpath.grant(ctx.db, sub)  # on the driver
     if grant is None or grant.state != GrantState.ACTIVE:
         raise GrantRevoked(f"the grant is {grant.state if grant else 'missing'}")
     return grant
 
 
-def credentials_for(ctx: Context, sub: str) -> UserCredentials:
+def credentials_for(ctx: Context, sub: str, grant: Grant | None = None) -> UserCredentials:
     """google-auth credentials for `sub` whose every refresh goes through `refresh` (single-flight)."""
-    access = access_for(ctx, sub)
+    access = access_for(ctx, sub, grant)
 
     def on_rejected() -> tuple[str, datetime.datetime]:
         # Expired, or Google refused the token we sent (401): refresh past it.
@@ -95,6 +97,6 @@ def credentials_for(ctx: Context, sub: str) -> UserCredentials:
     return credentials
 
 
-def photos_for(ctx: Context, sub: str) -> Photos:
+def photos_for(ctx: Context, sub: str, grant: Grant | None = None) -> Photos:
     """The user's Photos calls, each counted against (and held back by) the project's quota."""
-    return Photos(ctx.settings, credentials_for(ctx, sub), ctx.quota.for_user(sub))
+    return Photos(ctx.settings, credentials_for(ctx, sub, grant), ctx.quota.for_user(sub))

@@ -22,14 +22,14 @@ from workers.store.states import ITEM_BEFORE_UPLOAD, ItemState
 
 def process_item(ctx: Context, item_id: str) -> None:
     # Counted before the work: a photo that kills its worker is redelivered without dramatiq counting it.
-    item = hotpath.begin_attempt(ctx.db, item_id)
+    item, grant = hotpath.begin_attempt(ctx.db, item_id)  # the user's grant read in the same round trip
     if item is None or item.state in items.FINAL:
         return
     if item.attempts > ctx.settings.max_deliveries:
         raise GaveUp(f"delivered more than {ctx.settings.max_deliveries} times without finishing")
     if item.state in ITEM_BEFORE_UPLOAD:
         try:
-            with tokens.photos_for(ctx, item.sub) as photos:
+            with tokens.photos_for(ctx, item.sub, grant) as photos:
                 waiting = _upload(ctx, photos, item)
         except QuotaWait:
             items.uncount_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo

@@ -29,7 +29,11 @@ class Access:
 
 
 _GRANTS = cast(Table, Grant.__table__)
-GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))  # once per photo: workers.store.hotpath.grant
+GET = select(_GRANTS).where(_GRANTS.c.sub == bindparam("sub"))
+# Once per photo, with the item's attempt (workers.store.hotpath.begin_attempt): the grant of the item's user.
+OF_ITEM = select(_GRANTS).where(
+    _GRANTS.c.sub == select(Item.sub).where(Item.id == bindparam("item_id")).scalar_subquery()
+)
 
 
 def get(db: Database, sub: str) -> Grant | None:

@@ -1,10 +1,14 @@
-"""The hot paths on the database driver itself: a photo's steps (the grant read, begin_attempt, record_upload)
-and ingest's insert of new submissions. Everything else in the store goes through SQLAlchemy.
+"""The hot paths on the database driver itself: a photo's steps (begin_attempt with the grant read,
+record_upload) and ingest's insert of new submissions. Everything else in the store goes through SQLAlchemy.
 
 Here SQLAlchemy's work around each execution cost more than the statements: a statement is compiled once
 (`Prepared`) and run on a pooled driver connection, with what SQLAlchemy would add done here. `Prepared` reads
 SQLAlchemy's compiled form (its bind and result processors): tests/workers/store/test_hotpath.py pins that
 behaviour against SQLAlchemy's own execution, on SQLite and PostgreSQL, so an upgrade that changes it fails there.
+
+With the database a network away, a photo's time went to waiting on it: each statement, BEGIN and COMMIT was a
+round trip. A photo's steps now send their statements in psycopg's pipeline mode (`pipelined`): begin_attempt
+waits once, record_upload twice (tests/workers/store/test_round_trips.py counts them).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import dataclasses
 import functools
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -30,7 +35,7 @@ from workers.store.vault import Vault
 
 
 class Prepared:
-    """A Core statement compiled once for one dialect, to run on the driver itself (`transaction`): the
+    """A Core statement compiled once for one dialect, to run on the driver itself (`pipelined`, `statement`): the
     per-photo statements, where SQLAlchemy's work around each execution (pool checkout and reset, cache key,
     parameter and result processing) cost several times the statement (docs/benchmarks.md). What
     SQLAlchemy would add is done here too: the statement's constants, the columns' Python `onupdate` values, and
@@ -66,7 +71,7 @@ class Prepared:
 
 
 class Driver:
-    """Statements on a pooled driver connection: one transaction (`transaction`) or one statement (`statement`)."""
+    """Statements on a pooled driver connection, each committed on its own (`statement`)."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -105,24 +110,82 @@ def _raw(db: Database) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def transaction(db: Database) -> Iterator[Driver]:
-    """One transaction on the driver, for statements made with `prepared`."""
-    with _raw(db) as connection:
-        try:
-            yield Driver(connection)
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-
-
-@contextlib.contextmanager
 def statement(db: Database) -> Iterator[Driver]:
     """One statement committed on its own (autocommit): no BEGIN and COMMIT, two round trips fewer."""
     with _raw(db) as connection:
         _set_autocommit(connection, True)
         try:
             yield Driver(connection)
+        finally:
+            _set_autocommit(connection, False)
+
+
+class Sent:
+    """A statement sent in a pipeline: its rows once the pipeline has synced (`Pipelined.sync` or `end`)."""
+
+    def __init__(self, prepared: Prepared, cursor: Any, eager: bool) -> None:
+        self._prepared, self._cursor = prepared, cursor
+        # SQLite: read now, or the statement stays in progress and COMMIT is refused
+        self._found = self._fetch() if eager else None
+
+    def _fetch(self) -> list[tuple[Any, ...]]:
+        return self._prepared.rows(self._cursor.fetchall()) if self._cursor.description else []
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._found if self._found is not None else self._fetch()
+
+    def first(self) -> dict[str, Any] | None:
+        """The first row, by column name, or None."""
+        rows = self.rows()
+        return dict(zip(self._prepared.names, rows[0], strict=True)) if rows else None
+
+
+class Pipelined:
+    """Statements sent without waiting for each one's answer: psycopg's pipeline mode on PostgreSQL, where
+    everything sent before a `sync` (or the `end`) costs one round trip; on SQLite, a file, each runs as it is
+    sent. Outside an explicit `begin` and `commit` each statement commits on its own."""
+
+    def __init__(self, connection: Any, postgres: bool) -> None:
+        self.connection = connection
+        self._open = contextlib.ExitStack()
+        self._pipeline = self._open.enter_context(connection.pipeline()) if postgres else None
+
+    def send(self, prepared: Prepared, **given: Any) -> Sent:
+        cursor = self.connection.cursor()
+        cursor.execute(prepared.sql, prepared.parameters(given))
+        return Sent(prepared, cursor, eager=self._pipeline is None)
+
+    def begin(self) -> None:
+        self.connection.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.connection.execute("COMMIT")
+
+    def sync(self) -> None:
+        """Wait for the answers to everything sent so far: one round trip."""
+        if self._pipeline is not None:
+            self._pipeline.sync()
+
+    def end(self, *exc: Any) -> None:
+        """Leave pipeline mode, waiting for the answers to everything sent (the last round trip)."""
+        self._pipeline = None
+        self._open.__exit__(*(exc or (None, None, None)))
+
+
+@contextlib.contextmanager
+def pipelined(db: Database) -> Iterator[Pipelined]:
+    """A pooled driver connection in pipeline mode (autocommit: the statements say BEGIN and COMMIT themselves).
+    The block ends with `end()`; on an error, a transaction still open is rolled back."""
+    with _raw(db) as connection:
+        _set_autocommit(connection, True)
+        sent = Pipelined(connection, db.is_postgres)
+        try:
+            yield sent
+            sent.end()
+        except BaseException:
+            sent.end(*sys.exc_info())  # psycopg's pipeline logs a second error rather than raise it
+            connection.rollback()  # only if a transaction is open (psycopg and sqlite3 check)
+            raise
         finally:
             _set_autocommit(connection, False)
 
@@ -137,48 +200,55 @@ def prepared(db: Database, statement: ClauseElement) -> Prepared:
 
 
 def grant(db: Database, sub: str) -> Grant | None:
-    """The grant, read on the driver (once per photo: tokens.access_for), detached from any session."""
+    """The grant, read on the driver (tokens.access_for), detached from any session."""
     with statement(db) as d:
         row = d.first(prepared(db, grants.GET), sub=sub)
     return Grant(**row) if row is not None else None
 
 
-def begin_attempt(db: Database, item_id: str) -> Item | None:
-    """The item with this delivery counted; None if it is finished, gone, or held for its turn (a stray copy of
-    its message: it is sent when its turn comes)."""
-    with statement(db) as d:
-        row = d.first(prepared(db, items.BEGIN_ATTEMPT), item_id=item_id)
-    return Item(**row) if row is not None else None
+def begin_attempt(db: Database, item_id: str) -> tuple[Item | None, Grant | None]:
+    """The item with this delivery counted (None if it is finished, gone, or held for its turn: a stray copy of
+    its message, sent again when its turn comes), and its user's grant: one round trip."""
+    with pipelined(db) as d:
+        attempt = d.send(prepared(db, items.BEGIN_ATTEMPT), item_id=item_id)
+        of_user = d.send(prepared(db, grants.OF_ITEM), item_id=item_id)
+    row, grant_row = attempt.first(), of_user.first()
+    return (Item(**row) if row is not None else None), (Grant(**grant_row) if grant_row is not None else None)
 
 
 def record_upload(
     db: Database, vault: Vault, item: Item, upload_token: str, input_bytes: int, output_bytes: int, release: int = 0
 ) -> BatchWait:
     """The upload token (sealed) and the sizes; then, in the same transaction, what waits for the user's batch,
-    and up to `release` of the user's held items released (as items.release does) while more are coming."""
+    and up to `release` of the user's held items released (as items.release does) while more are coming.
+
+    Two round trips: BEGIN, the upload and what waits for the batch; then the release, COMMIT, and on PostgreSQL
+    what waits read again after the commit (two last uploads committing side by side under READ COMMITTED each
+    see the other still coming, and neither would ask for the batch; read after its own commit, the later of
+    the two sees both uploaded. SQLite has one writer: the last upload's transaction saw every other)."""
     sealed = ITEM_UPLOAD.seal(vault, item.id, upload_token)
     at = utcnow()
     values = {"item_id": item.id, "sealed": sealed, "at": at, "input_bytes": input_bytes}
-    with transaction(db) as d:
-        if not d.run(prepared(db, items.RECORD_UPLOAD), **values, output_bytes=output_bytes):
+    released = again = None
+    with pipelined(db) as d:
+        d.begin()
+        recorded = d.send(prepared(db, items.RECORD_UPLOAD), **values, output_bytes=output_bytes)
+        asked = d.send(prepared(db, items.BATCH_WAIT), sub=item.sub)
+        d.sync()
+        if not recorded.rows():
+            d.commit()
             return BatchWait(uploaded=0, coming=False)  # another delivery recorded it first: nothing to ask
-        waiting = items.batch_wait_of(d.run(prepared(db, items.BATCH_WAIT), sub=item.sub)[0])
-        if not (release and waiting.coming):  # no statement after a user's last photo
-            return waiting if not waiting.coming else _after_commit(db, item.sub, waiting)
-        released = d.run(prepared(db, items.RELEASE), user=item.sub, n=release, at=at)
-        waiting = dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released))
-    return _after_commit(db, item.sub, waiting)
-
-
-def _after_commit(db: Database, sub: str, waiting: BatchWait) -> BatchWait:
-    """What waits for the batch, read again once the upload is committed, when more seemed to be coming. On
-    PostgreSQL two last uploads committing side by side each see the other still coming (READ COMMITTED), and
-    neither would ask for the batch; read after its own commit, the later of the two sees both uploaded."""
-    if not db.is_postgres:
-        return waiting  # SQLite has one writer: the last upload's transaction saw every other
-    with statement(db) as d:
-        again = items.batch_wait_of(d.run(prepared(db, items.BATCH_WAIT), sub=sub)[0])
-    return dataclasses.replace(again, released=waiting.released)
+        waiting = items.batch_wait_of(asked.rows()[0])
+        if release and waiting.coming:  # no statement after a user's last photo
+            released = d.send(prepared(db, items.RELEASE), user=item.sub, n=release, at=at)
+        d.commit()
+        if waiting.coming and db.is_postgres:
+            again = d.send(prepared(db, items.BATCH_WAIT), sub=item.sub)
+    if again is not None:
+        waiting = items.batch_wait_of(again.rows()[0])
+    if released is not None:
+        waiting = dataclasses.replace(waiting, released=tuple(item_id for (item_id,) in released.rows()))
+    return waiting
 
 
 # --- ingest ---------------------------------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_a_postgresql_out_of_reach_is_an_outage_on_the_hot_path_too():
     from workers.store.db import Database
 
     db = Database("postgresql+psycopg://postgres@127.0.0.1:9/nowhere", timeout_s=2)
-    with pytest.raises(Outage), hotpath.transaction(db):
+    with pytest.raises(Outage), hotpath.pipelined(db):
         pass
 
 

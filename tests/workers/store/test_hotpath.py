@@ -23,11 +23,11 @@ def test_the_per_photo_statements_on_the_driver_read_and_write_what_core_would(s
     submission_id, _ = submissions.record(db, vault, "4/0Acode-driver", "picker")
     found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
     first, second, third = items.add(db, submission_id, "42", "picker", "auto-v1", found)
-    assert hotpath.begin_attempt(db, first) is None  # held for its turn
+    assert hotpath.begin_attempt(db, first) == (None, None)  # held for its turn (and no grant yet)
     assert items.release(db, "42", 1) == [first]
     before = items.get(db, first)
     assert before is not None
-    item = hotpath.begin_attempt(db, first)
+    item, _ = hotpath.begin_attempt(db, first)
     assert item is not None and (item.id, item.state, item.attempts, item.sub) == (first, "queued", 1, "42")
     assert isinstance(item.created_at, datetime.datetime) and item.created_at == before.created_at
     assert item.updated_at > before.updated_at  # the column's onupdate, as SQLAlchemy would set it
@@ -45,6 +45,10 @@ def test_the_per_photo_statements_on_the_driver_read_and_write_what_core_would(s
     grant, core = hotpath.grant(db, "42"), grants.get(db, "42")
     assert grant is not None and grant.sub == "42" and grants.access_of(db, vault, "42") == Access("ya29.driver", LATER)
     assert core is not None and {c: getattr(grant, c) for c in COLUMNS} == {c: getattr(core, c) for c in COLUMNS}
+    _, with_attempt = hotpath.begin_attempt(db, first)  # the grant of the item's user, read with the attempt
+    assert with_attempt is not None and {c: getattr(with_attempt, c) for c in COLUMNS} == {
+        c: getattr(core, c) for c in COLUMNS
+    }
     assert hotpath.grant(db, "nobody") is None and third not in waiting.released
 
 
@@ -53,10 +57,12 @@ def test_a_database_that_fails_under_the_driver_path_is_unavailable_and_rolls_ba
 
     db, vault = store
     item_id = queued_item(db, vault, "42")
-    with pytest.raises(Unavailable), hotpath.transaction(db) as d:
-        d.run(hotpath.prepared(db, items.BEGIN_ATTEMPT), item_id=item_id)  # counted, then the transaction fails
-        d.run(hotpath.prepared(db, sqlalchemy.text("SELECT * FROM no_such_table")))
-    again = hotpath.begin_attempt(db, item_id)
+    with pytest.raises(Unavailable), hotpath.pipelined(db) as d:
+        d.begin()
+        d.send(hotpath.prepared(db, items.BEGIN_ATTEMPT), item_id=item_id)  # counted, then the transaction fails
+        d.send(hotpath.prepared(db, sqlalchemy.text("SELECT * FROM no_such_table")))
+        d.commit()
+    again, _ = hotpath.begin_attempt(db, item_id)  # on a pooled connection: none is left in a failed transaction
     assert again is not None and again.attempts == 1  # the failed transaction's count was rolled back
 
 
@@ -93,7 +99,7 @@ def test_a_row_read_on_the_driver_is_the_row_sqlalchemy_reads(store):
     """Every column, with the same Python type and value, through the driver and through Core."""
     db, vault = store
     item_id = queued_item(db, vault, "7")
-    item = hotpath.begin_attempt(db, item_id)
+    item, _ = hotpath.begin_attempt(db, item_id)
     with db.connection() as c:
         row = c.execute(sqlalchemy.select(items.BEGIN_ATTEMPT.table).where(items.BEGIN_ATTEMPT.table.c.id == item_id))
         core = dict(row.mappings().one())

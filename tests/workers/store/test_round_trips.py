@@ -1,0 +1,49 @@
+"""What a photo waits on PostgreSQL for, counted on the wire: a proxy in front of the test database counts each
+time darkroom speaks after the server answered (tests/support/latency.py). With the data a network away, each
+of these is a photo's time (issue #26: 1 ms each way cost a 640x480 photo a third of its rate)."""
+
+from __future__ import annotations
+
+import base64
+
+import sqlalchemy
+
+from tests.support.latency import running
+from tests.workers.store.conftest import LATER
+from workers.store import grants, hotpath, items, submissions
+from workers.store.db import Database
+from workers.store.grants import Access
+from workers.store.items import Source
+from workers.store.vault import Vault, new_key
+
+
+def test_a_photo_waits_on_postgresql_three_times(postgres_url):
+    """begin_attempt and the grant read in one round trip; record_upload in two (BEGIN, the upload and what waits
+    for the batch; the next photo's release, COMMIT and the read after it). They took 2 and 6."""
+    url = sqlalchemy.engine.make_url(postgres_url)
+    with running((url.host or "127.0.0.1", url.port or 5432)) as (port, proxy):
+        db = Database(url.set(port=port).render_as_string(hide_password=False))
+        db.migrate()
+        vault = Vault([base64.urlsafe_b64decode(new_key())])
+        submission_id, _ = submissions.record(db, vault, "4/0Acode-round-trips", "picker")
+        found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
+        first, second, _ = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+        items.release(db, "42", 1)
+        grants.save_exchange(
+            db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.x", LATER),
+            refresh_token="1//0refresh",
+        )  # fmt: skip
+        hotpath.grant(db, "42")  # a pooled connection, as a worker has one
+
+        before = proxy.round_trips
+        item, grant = hotpath.begin_attempt(db, first)
+        assert proxy.round_trips - before == 1
+        assert item is not None and item.attempts == 1 and grant is not None and grant.sub == "42"
+
+        before = proxy.round_trips
+        waiting = hotpath.record_upload(db, vault, item, "upload-token", 1000, 1400, release=1)
+        assert proxy.round_trips - before == 2
+        assert waiting.uploaded == 1 and waiting.coming and waiting.released == (second,)
+        stored = items.get(db, first)
+        assert stored is not None and stored.state == "uploaded" and items.get(db, second).state == "queued"
+        db.dispose()
