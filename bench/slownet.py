@@ -13,7 +13,8 @@ emulator, every Procfile type at its shipped settings, two photos processes of 2
   sends in as long: heartbeats, idle polls) and per status read;
 - ingest: POST /v1/auth-codes under wrk (16 connections, 5 s) on a web process of the deployment's (its
   workers stopped, as bench/ingest.py measures the web alone), over the bare minimal app
-  (bench/minimal_app.py on Redis directly) measured in the same round.
+  (bench/minimal_app.py) measured in the same round, once through the same proxy (the same network) and once
+  on Redis directly.
 Needs root (initdb runs as postgres), redis-server, PostgreSQL 15 and wrk (`apt-get install wrk`).
 """
 
@@ -89,8 +90,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def ingest(cluster: Cluster, workdir: Path, seconds: int) -> dict[str, float]:
-    """wrk against the deployment's own web (every code recorded through the proxies), then the minimal app on
-    the same Redis directly: the ratio of their requests per second."""
+    """wrk against the deployment's own web (every code recorded through the proxies), then the minimal app
+    through the same proxy and on the same Redis directly: their requests per second."""
     script = workdir / "post.lua"
     script.write_text(LUA)
     for name in ("exchange", "maintenance", *cluster.photos):  # the web alone, as bench/ingest.py measures it:
@@ -100,9 +101,10 @@ def ingest(cluster: Cluster, workdir: Path, seconds: int) -> dict[str, float]:
     for name, app, factory, port in (
         ("ingest", "ingest.app:create_app", True, free_port()),
         ("minimal", "bench.minimal_app:app", False, free_port()),
+        ("minimal_direct", "bench.minimal_app:app", False, free_port()),
     ):
         run_env = {**env, "DARKROOM_REDIS_URL": cluster.redis_url("127.0.0.1")}
-        if name == "minimal":
+        if name == "minimal_direct":
             run_env["DARKROOM_REDIS_URL"] = cluster.redis.url()
         server = _serve(app, port, run_env, factory)
         try:
@@ -157,6 +159,7 @@ def one_round(args: argparse.Namespace, delay_ms: float) -> dict[str, float]:
             "redis_per_read": (after["redis"] - quiet["redis"]) / args.reads,
             "db_per_read": (after["postgres"] - quiet["postgres"]) / args.reads,
             "ingest_over_minimal": rps["ingest"] / rps["minimal"],
+            "ingest_over_minimal_direct": rps["ingest"] / rps["minimal_direct"],
             "ingest_rps": rps["ingest"],
         }
     finally:
@@ -198,7 +201,8 @@ def main() -> None:
         ("read_p50_ms", "status read p50, ms"),
         ("read_p99_ms", "status read p99, ms"),
         ("ingest_rps", "ingest requests/s"),
-        ("ingest_over_minimal", "ingest over the bare minimal app"),
+        ("ingest_over_minimal", "ingest over the bare minimal app through the same proxy"),
+        ("ingest_over_minimal_direct", "ingest over the bare minimal app on Redis directly"),
         ("redis_per_photo", "Redis round trips per photo"),
         ("db_per_photo", "PostgreSQL round trips per photo"),
         ("redis_per_read", "Redis round trips per status read"),

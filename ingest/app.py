@@ -238,8 +238,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     context.vault  # noqa: B018 - refuse to start without DARKROOM_TOKEN_KEYS
     settings.client_credentials()  # and without the web client: every code would fail later
     hot_path = codes.Intake(context)
-    # Two batches in flight where a batch waits on a server (a network away); SQLite has one writer anyway.
-    batcher = Batcher(hot_path.submit_many, idle=hot_path.flush, in_flight=2 if context.db.is_postgres else 1)
+    batcher = Batcher(hot_path.submit_many, idle=hot_path.flush)
     verifying = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="id-token")
 
     @contextlib.asynccontextmanager

@@ -74,29 +74,3 @@ def test_a_closed_batcher_starts_again_on_the_next_post():
     batcher.close()
     assert asyncio.run(batcher.submit(5)) == 50
     batcher.close()
-
-
-def test_with_two_in_flight_the_next_batch_runs_while_the_first_waits():
-    """With the data a network away a batch mostly waits on it: the next one starts meanwhile, and only the
-    posts beyond two batches wait for one to end (ingest on PostgreSQL, issue #26's slow network)."""
-    work = Recorder()
-    batcher = Batcher(work, in_flight=2)
-
-    async def scenario():
-        work.hold.clear()
-        first = asyncio.create_task(batcher.submit(1))
-        await asyncio.to_thread(work.started.wait, 5)
-        work.started.clear()
-        second = [asyncio.create_task(batcher.submit(n)) for n in (2, 3)]
-        await asyncio.to_thread(work.started.wait, 5)  # started while the first is still held
-        running = [list(batch) for batch in work.batches]
-        third = [asyncio.create_task(batcher.submit(n)) for n in (4, 5)]
-        await asyncio.sleep(0.05)
-        waiting = len(work.batches)
-        work.hold.set()
-        return running, waiting, await first, await asyncio.gather(*second), await asyncio.gather(*third)
-
-    running, waiting, *answers = asyncio.run(scenario())
-    assert running == [[1], [2, 3]] and waiting == 2  # 4 and 5 wait for a batch to end
-    assert answers == [10, [20, 30], [40, 50]] and work.batches == [[1], [2, 3], [4, 5]]
-    batcher.close()

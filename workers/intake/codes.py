@@ -5,7 +5,6 @@ Imports no Google library, no Pillow and no actor: the web process loads this ro
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -29,8 +28,8 @@ class Post(NamedTuple):
 
 
 class Intake:
-    """The ingest hot path of one web process, fed batches of concurrent posts (by ingest.batching.Batcher,
-    up to two at a time on PostgreSQL).
+    """The ingest hot path of one web process, fed one batch of concurrent posts at a time (by
+    ingest.batching.Batcher, from a single thread).
 
     A batch costs one Redis round trip and one database statement: the rate counts for this batch travel
     with the enqueue of the previous batch's new submissions. Their rows were committed before their posts
@@ -40,7 +39,6 @@ class Intake:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._unsent: list[str] = []
-        self._unsent_lock = threading.Lock()  # two batches in flight each take what the other recorded
 
     def submit_many(self, posts: Sequence[Post]) -> list[str | None]:
         """Record each post whose client is within its rate limit (its code encrypted; the same code again is the
@@ -56,8 +54,7 @@ class Intake:
         except TransientError as exc:
             raise Unavailable(f"could not record the codes: {exc}") from exc
         fresh = [submission_id for submission_id, created in recorded if created]
-        with self._unsent_lock:
-            self._unsent += fresh
+        self._unsent += fresh
         metrics.code_received(len(fresh))
         ids = iter(submission_id for submission_id, _ in recorded)
         return [next(ids) if ok else None for ok in allowed]
@@ -67,24 +64,18 @@ class Intake:
         try:
             self._count_and_send([])
         except TransientError as exc:
-            log.warning("new submissions not enqueued (%s): the sweeper sends them", exc)
+            log.warning("%d new submissions not enqueued (%s): the sweeper sends them", len(self._unsent), exc)
+            self._unsent = []
 
     def _count_and_send(self, clients: list[str]) -> list[bool]:
-        """The rate counts for `clients`, sent with the enqueue of what was recorded since. Should Redis fail,
-        what was to be sent waits for the next batch (or the sweeper, when `flush` fails)."""
         limiter = limits.of(self._ctx)
-        with self._unsent_lock:
-            ids, self._unsent = self._unsent, []
-        unsent = [messages.message("exchange_code", submission_id) for submission_id in ids]
-        try:
-            if limiter.in_redis and broker.is_redis():
-                count = [limiter.count_call(clients)] if clients else []
-                replies = batched.enqueue_many(unsent, also=count)
-                return limiter.decide(replies[0]) if clients else []
-            batched.enqueue_many(unsent)  # the embedded default: no Redis
-            return limiter.allow_many(clients)
-        except TransientError:
-            if clients:  # a batch's posts are refused (503); the next batch sends these
-                with self._unsent_lock:
-                    self._unsent = ids + self._unsent
-            raise
+        unsent = [messages.message("exchange_code", submission_id) for submission_id in self._unsent]
+        if limiter.in_redis and broker.is_redis():
+            count = [limiter.count_call(clients)] if clients else []
+            replies = batched.enqueue_many(unsent, also=count)
+            allowed = limiter.decide(replies[0]) if clients else []
+        else:  # the embedded default: no Redis
+            batched.enqueue_many(unsent)
+            allowed = limiter.allow_many(clients)
+        self._unsent = []
+        return allowed
