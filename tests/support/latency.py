@@ -118,7 +118,9 @@ async def serve(port: int, upstream: tuple[str, int], delay_s: float, stats: Pat
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", port)
     async with server:
         while True:
-            stats.write_text(json.dumps({"round_trips": proxy.round_trips, "connections": proxy.connections}))
+            written = stats.with_suffix(".new")  # then renamed: a reader never sees it half written
+            written.write_text(json.dumps({"round_trips": proxy.round_trips, "connections": proxy.connections}))
+            written.replace(stats)
             await asyncio.sleep(0.2)
 
 
