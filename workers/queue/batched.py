@@ -5,18 +5,15 @@ Redis errors become Unavailable here: the caller answers 503 or leaves the messa
 
 from __future__ import annotations
 
+import collections
 import copy
 from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from redis.exceptions import NoScriptError
 
 from workers.queue import broker as brokers
-from workers.queue.connection import translated
-
-ScriptCall = tuple[Any, list[Any], list[Any]]  # a redis-py Script (for its sha and source), keys, args
+from workers.queue.connection import ScriptCall, run_scripts, translated
 
 
 def enqueue_many(messages: Sequence[dramatiq.Message[Any]], also: Sequence[ScriptCall] = ()) -> list[Any]:
@@ -24,48 +21,29 @@ def enqueue_many(messages: Sequence[dramatiq.Message[Any]], also: Sequence[Scrip
     `also` on the same pipeline (their replies are returned, in order).
 
     dramatiq's own RedisBroker.enqueue still prepares every message (its Redis id, the middleware hooks, the
-    encoding, the dispatch arguments) on a shallow copy of the broker whose dispatch script only records the
-    call. tests/workers/queue/test_batched_redis.py holds this to what RedisBroker.enqueue writes and to what its
+    encoding, the dispatch arguments) on a shallow copy of the broker that only records its script calls (the
+    dispatch, and the wake-up of each queue's idle consumers: one per queue here, for as many messages).
+    tests/workers/queue/test_batched_redis.py holds this to what RedisBroker.enqueue writes and to what its
     workers consume, so a dramatiq upgrade that changes the protocol fails there."""
     broker = brokers.current()
-    if not isinstance(broker, RedisBroker):
+    if not isinstance(broker, brokers.Redis):
         if also:
             raise RuntimeError("script calls need the Redis broker")
         for message in messages:
             broker.enqueue(message)
         return []
     calls: list[ScriptCall] = []
+
+    def record(recorded: Sequence[ScriptCall]) -> list[Any]:
+        calls.extend(recorded)
+        return [None] * len(recorded)
+
     recorder = copy.copy(broker)
-    dispatch = broker.scripts["dispatch"]
-    recorder.scripts = {**broker.scripts, "dispatch": lambda keys, args: calls.append((dispatch, keys, args))}
+    recorder.run = record  # type: ignore[method-assign,assignment]
     with translated("enqueue"):
         for message in messages:
             recorder.enqueue(message)
-        return run_scripts(broker.client, [*calls, *also])[len(calls) :]
-
-
-def run_scripts(client: Any, calls: Sequence[ScriptCall]) -> list[Any]:
-    """Run script calls on one pipeline, in order. A script Redis has forgotten (it restarted) is loaded and
-    only the calls that met NOSCRIPT run again: none of them ran, and the others must not run twice."""
-    replies: list[Any] = [None] * len(calls)
-    todo = list(range(len(calls)))
-    for attempt in range(2):
-        pipe = client.pipeline(transaction=False)
-        for i in todo:
-            script, keys, args = calls[i]
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        results = pipe.execute(raise_on_error=False)
-        forgotten = []
-        for i, result in zip(todo, results, strict=True):
-            if isinstance(result, NoScriptError) and not attempt:
-                forgotten.append(i)
-            elif isinstance(result, Exception):
-                raise result
-            else:
-                replies[i] = result
-        if not forgotten:
-            break
-        for script in {id(calls[i][0]): calls[i][0] for i in forgotten}.values():
-            client.script_load(script.script)
-        todo = forgotten
-    return replies
+        sent = [call for call in calls if call[0] is not broker.wake_script]
+        woken = collections.Counter(queue for call in calls if call[0] is broker.wake_script for queue in call[1])
+        wakes = [broker.wake_call(key, n) for key, n in woken.items()]
+        return run_scripts(broker.client, [*sent, *wakes, *also])[len(sent) + len(wakes) :]

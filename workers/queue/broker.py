@@ -6,43 +6,180 @@ never apply; workers.queue.middleware.Budgets gives each actor its bounded budge
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.brokers.stub import StubBroker, _StubConsumer
+from dramatiq.common import current_millis
+from dramatiq.errors import ConnectionClosed
+from dramatiq.message import Message
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from settings import Settings
-from workers.queue.connection import options
+from workers.queue.connection import ScriptCall, options, run_scripts
 from workers.queue.middleware import ActorCPU, Budgets, GiveUp, Lane, Periodic, Redelivery
 from workers.queue.table import LANES, QUEUES
 
 _broker: dramatiq.Broker | None = None
 
 
-class Redis(RedisBroker):
-    """dramatiq's Redis broker, whose queue maintenance (a dead process's messages back on their queue) darkroom
-    runs on a clock (middleware.Redelivery) instead of on a 0.1 % chance per command: with a few idle workers
-    that chance comes minutes apart (reference: dramatiq.md §1.3), and a user's photos waited that long."""
+# Each enqueue pushes a token to its queue's wake list (at most WAKE_TOKENS are kept); an idle consumer waits
+# for one (BLPOP) instead of sleeping.
+WAKE_PREFIX = "darkroom:wake:"
+WAKE_TOKENS = 16
+_WAKE = """
+for _ = 1, math.min(tonumber(ARGV[1]), tonumber(ARGV[2])) do redis.call('LPUSH', KEYS[1], '1') end
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], 600000)
+return 1
+"""
+BUSY_S = 0.01  # a consumer whose prefetch is full looks again this soon (no Redis call: an ack frees a slot)
 
-    def redeliver(self, queue_name: str, *, maintain: bool = True) -> None:
-        """One dramatiq dispatch on `queue_name` that changes nothing but the caller's heartbeat and, if
-        `maintain`, gives the unacknowledged messages of every process not heard from for the heartbeat
-        timeout back to the queue (and drops dead letters past their time)."""
-        self.scripts["dispatch"](
-            args=[
-                "qsize",
-                int(time.time() * 1000),
+
+class Redis(RedisBroker):
+    """dramatiq's Redis broker, with two changes.
+
+    Messages wake idle workers: every enqueue (and every requeue) pushes a token to its queue's wake list in the
+    same round trip, and an idle consumer (`Consumer`) waits on that list instead of sleeping. dramatiq's
+    consumer sleeps up to its timeout (1 s) between empty fetches, so each hop of an idle pipeline cost up to a
+    second (issue #27).
+
+    Its queue maintenance (a dead process's messages back on their queue) runs on a clock
+    (middleware.Redelivery) instead of on a 0.1 % chance per command: with a few idle workers that chance comes
+    minutes apart (reference: dramatiq.md §1.3), and a user's photos waited that long."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.wake_script = self.client.register_script(_WAKE)
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return Consumer
+
+    @staticmethod
+    def wake_key(queue_name: str) -> str:
+        return WAKE_PREFIX + queue_name
+
+    def wake_call(self, key: str, n: int = 1) -> ScriptCall:
+        return (self.wake_script, [key], [n, WAKE_TOKENS])
+
+    def dispatch_call(self, command: str, queue_name: str, *args: Any) -> ScriptCall:
+        """dramatiq's dispatch script call for `command`, with the arguments dramatiq's own dispatch adds."""
+        return (
+            self.scripts["dispatch"],
+            [self.namespace],
+            [
+                command,
+                current_millis(),
                 queue_name,
                 self.broker_id,
                 self.heartbeat_timeout,
                 self.dead_message_ttl,
-                int(maintain),
+                self._should_do_maintenance(command),
                 self._max_unpack_size(),  # type: ignore[no-untyped-call]
+                *args,
             ],
-            keys=[self.namespace],
         )
+
+    def run(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Script calls in one round trip (workers.queue.batched records them here instead)."""
+        return run_scripts(self.client, calls)
+
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> Any:
+        calls = [self.dispatch_call("enqueue", queue_name, message_id, data), self.wake_call(self.wake_key(queue_name))]
+        return self.run(calls)[0]
+
+    def do_requeue(self, queue_name: str, *message_ids: str) -> Any:
+        """A stopping worker's prefetched messages, back on their queue: another worker takes them at once."""
+        calls = [self.dispatch_call("requeue", queue_name, *message_ids), self.wake_call(self.wake_key(queue_name))]
+        return self.run(calls)[0]
+
+    def redeliver(self, queue_name: str, *, maintain: bool = True) -> None:
+        """One dramatiq dispatch on `queue_name` that changes nothing but the caller's heartbeat and, if
+        `maintain`, gives the unacknowledged messages of every process not heard from for the heartbeat
+        timeout back to the queue (and drops dead letters past their time); an idle consumer is woken if
+        messages wait."""
+        dispatch, keys, args = self.dispatch_call("qsize", queue_name)
+        args[6] = int(maintain)  # the maintenance flag
+        waiting = dispatch(keys=keys, args=args)
+        if waiting:
+            self.run([self.wake_call(self.wake_key(queue_name))])
+
+
+class Consumer(_RedisConsumer):
+    """dramatiq's Redis consumer, woken by enqueue: when a fetch finds nothing it waits on the queue's wake list
+    (BLPOP) for up to its timeout, or until the next delayed message it holds is due, rather than sleeping with
+    a backoff. An idle consumer costs one fetch and one BLPOP per timeout; a message enqueued meanwhile starts
+    within a round trip or two."""
+
+    def __init__(self, broker: Redis, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self.wake_key = broker.wake_key(queue_name)
+        self.holder = threading.current_thread()  # dramatiq's ConsumerThread, which holds the delayed messages
+        # A BLPOP outlasting the connection's socket timeout would look like a dead Redis.
+        socket_timeout = broker.client.connection_pool.connection_kwargs.get("socket_timeout")
+        self.longest_wait_s = min(timeout / 1000, socket_timeout / 2) if socket_timeout else timeout / 1000
+
+    def __next__(self) -> Any:
+        try:
+            while self.message_cache:
+                data = self.message_cache.pop(0)
+                if data is not None:
+                    message = Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return dramatiq.MessageProxy(message)
+            if self.outstanding_message_count >= self.prefetch:
+                time.sleep(BUSY_S)
+                return None
+            self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch - self.outstanding_message_count)
+            if not self.message_cache:
+                wait_s = until_due_s(self.holder, self.longest_wait_s)
+                if wait_s >= 0.01:  # BLPOP's 0 would wait for ever
+                    self.broker.client.blpop([self.wake_key], timeout=wait_s)
+                elif wait_s > 0:
+                    time.sleep(wait_s)
+            return None
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # dramatiq's consumer thread connects again
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+
+class Stub(StubBroker):
+    """dramatiq's in-process broker (the embedded default), whose consumers already wake on a put; those of the
+    delay queues wait no longer than their next delayed message."""
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 100) -> StubConsumer:
+        super().consume(queue_name, prefetch, timeout)  # its checks (QueueNotFound)
+        return StubConsumer(self.queues[queue_name], self.dead_letters_by_queue[queue_name], prefetch, timeout)
+
+
+class StubConsumer(_StubConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.idle_timeout = self.timeout
+        self.holder = threading.current_thread()
+
+    def __next__(self) -> Any:
+        self.timeout = max(1, int(until_due_s(self.holder, self.idle_timeout / 1000) * 1000))
+        return super().__next__()  # type: ignore[no-untyped-call]
+
+
+def until_due_s(holder: threading.Thread, timeout_s: float) -> float:
+    """`timeout_s`, or less if a delayed message `holder` (dramatiq's ConsumerThread) holds is due sooner: dramatiq
+    sends it on when the consumer's wait ends, so a wait past its eta would make it late (a Picker poll, a
+    retry)."""
+    delayed = getattr(holder, "delay_queue", None)
+    try:
+        first = delayed.queue[0] if delayed is not None else None  # a PriorityQueue's heap: the soonest first
+    except IndexError:
+        return timeout_s
+    if first is None:
+        return timeout_s
+    return max(0.0, min(timeout_s, (float(first.priority) - current_millis()) / 1000))
 
 
 def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broker:
@@ -68,7 +205,7 @@ def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broke
         middleware += [Prometheus(), ActorCPU()]  # Prometheus serves /metrics on dramatiq_prom_port
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = Redis(  # type: ignore[no-untyped-call]
+        broker = Redis(
             url=settings.redis_url,
             middleware=middleware,
             heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
@@ -76,7 +213,7 @@ def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broke
             **options(settings.data_timeout_s),
         )
     else:
-        broker = StubBroker(middleware=middleware)
+        broker = Stub(middleware=middleware)
     for queue in QUEUES:
         broker.declare_queue(queue)
     if _broker is not None:  # actors bind to a broker when declared: move them to the new one
