@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -59,6 +60,7 @@ def oauth_error(code: int, error: str, description: str, headers: dict[str, str]
 
 async def run(name: str, request: Request, handler: Handler, scopes: tuple[str, ...] | None, oauth: bool) -> Response:
     google: Google = request.app.state.google
+    started = time.perf_counter()
     if google.lifetimes.latency_s > 0:
         await asyncio.sleep(google.lifetimes.latency_s)
     response = await _fault_response(google, name, oauth)
@@ -70,7 +72,7 @@ async def run(name: str, request: Request, handler: Handler, scopes: tuple[str, 
     if response is None:
         response = await _authorized(request, google, handler, scopes)
     peer = f"{request.client.host}:{request.client.port}" if request.client else ""
-    google.record(name, request.method, response.status_code, peer)
+    google.record(name, request.method, response.status_code, peer, took_s=time.perf_counter() - started)
     return response
 
 

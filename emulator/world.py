@@ -377,10 +377,12 @@ class Google:
                     return fault
             return None
 
-    def record(self, endpoint: str, method: str, status: int, peer: str = "") -> None:
-        """One request: `peer` is the client's address and port, so a test can tell its connections apart."""
+    def record(self, endpoint: str, method: str, status: int, peer: str = "", took_s: float = 0.0) -> None:
+        """One request: `peer` is the client's address and port, so a test can tell its connections apart;
+        `took_s`, Google's time on it (a benchmark tells it from darkroom's: bench/latency.py)."""
         with self.lock:
             entry = {"endpoint": endpoint, "method": method, "status": status, "at": time.time(), "peer": peer}
+            entry["took_s"] = took_s
             self.log.append(entry)
 
     def counts(self) -> dict[str, int]:
