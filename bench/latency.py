@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -124,7 +125,7 @@ def embedded(workdir: Path) -> Iterator[tuple[str, AdminClient, dict[str, int]]]
         settings = demo_settings(emulator_url, f"sqlite:///{workdir / 'darkroom.db'}")  # the shipped waits
         port = free_port()
         processes.env = env_of(settings, DARKROOM_LOG_LEVEL="WARNING")
-        processes.start("serve", " ".join([*DARKROOM, "serve", "--port", str(port)]))
+        processes.start("serve", shlex.join([*DARKROOM, "serve", "--port", str(port)]))
         web_url = f"http://127.0.0.1:{port}"
         wait_http(f"{web_url}/healthz")
         yield web_url, AdminClient(emulator_url), {"serve": processes.running["serve"].pid}

@@ -51,7 +51,8 @@ class Embedded:
 
         self._worker = broker.worker(self.threads, self.worker_timeout_ms)
         self._worker.start()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # TCP named: asyncio sets TCP_NODELAY only on such sockets, else each answer waits for a delayed ACK
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.url = f"http://{self.host}:{sock.getsockname()[1]}"
