@@ -146,3 +146,27 @@ def test_a_web_code_posted_as_an_ios_one_is_the_codes_fault_not_the_configuratio
     status = darkroom.wait(darkroom.submit(code), "awaiting_pick")
     assert status["status"] == "failed" and status["error"]["code"] == "code_rejected"
     assert (prometheus_client.REGISTRY.get_sample_value(alarm, labels) or 0.0) == before
+
+
+def test_one_thread_s_exchanges_and_refreshes_keep_one_connection_to_the_token_endpoint(uc, admin):
+    """A new connection for every code and every refresh cost a TLS handshake at Google, in the seconds a user
+    waits for the Picker link (issue #27)."""
+    from workers.grants import tokens
+
+    subs = [exchanged(uc, admin).sub for _ in range(2)]
+    for sub in subs:
+        tokens.refresh(uc.ctx, sub, stale=tokens.access_for(uc.ctx, sub).token)
+    peers = [r["peer"] for r in admin.requests() if r["endpoint"].startswith("oauth.token.")]
+    assert len(peers) == 4 and len(set(peers)) == 1, peers
+
+
+@pytest.mark.slow
+def test_a_token_endpoint_connection_dropped_while_idle_is_not_used_for_a_code(uc, admin):
+    """uvicorn (the emulator) drops a keep-alive connection after 5 s idle, as Google's front ends do: a code
+    posted on it would fail, and a single-use code must not be sent into a dead connection."""
+    import time
+
+    exchanged(uc, admin)
+    time.sleep(6)
+    done = exchanged(uc, admin)
+    assert grants.get(uc.ctx.db, done.sub) is not None and admin.counts()["oauth.token.authorization_code"] == 2
