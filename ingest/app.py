@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +31,8 @@ from settings import Settings, get_settings
 from workers import logs, metrics
 from workers.errors import BadSecurityToken, PermanentError, TransientError
 from workers.intake import Context, Platform, SourceKind, codes, limits, process, queries, security
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4096
 MAX_EVENT_BYTES = 16_384
@@ -246,6 +249,10 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         # Everything loaded so far lives as long as the process: keep it out of the garbage collector's full
         # passes, which otherwise walk it every few seconds under load and show up as p99 spikes.
         gc.freeze()
+        try:
+            await asyncio.to_thread(hot_path.warm)
+        except TransientError as exc:  # the app starts anyway: /readyz says what is missing
+            log.warning("could not open the connections ahead of the first post: %s", exc)
         yield
         batcher.close()
         verifying.shutdown(wait=False)

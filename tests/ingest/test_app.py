@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy
 from starlette.testclient import TestClient
 
@@ -320,3 +321,30 @@ def test_a_token_key_that_is_not_random_is_refused(key):
     settings = Settings(_env_file=None, token_keys=base64.urlsafe_b64encode(key).decode(), **WEB_CLIENT)
     with pytest.raises(ConfigurationError, match="not random"):
         settings.token_key_bytes()
+
+
+def test_the_first_post_after_startup_opens_no_connection(postgres_url, redis_url):
+    """A deploy's first users waited for the web process to connect to the database and Redis (and load its
+    scripts) on their posts: 35 ms in process, 120 ms for a new web process of the Procfile. They are opened at
+    startup now, and the first post opens none (counted by proxies in front of both)."""
+    from tests.support.latency import running
+
+    database, queue = sqlalchemy.engine.make_url(postgres_url), redis.Redis.from_url(redis_url)
+    where = queue.connection_pool.connection_kwargs
+    with (
+        running((database.host or "127.0.0.1", database.port or 5432)) as (db_port, db_proxy),
+        running((where["host"], where["port"])) as (redis_port, redis_proxy),
+    ):
+        settings = Settings(
+            _env_file=None,
+            database_url=database.set(port=db_port).render_as_string(hide_password=False),
+            redis_url=f"redis://127.0.0.1:{redis_port}/{where.get('db', 0)}",
+            token_keys=new_key(),
+            **WEB_CLIENT,
+        )
+        Database(settings.database_url).migrate()
+        broker.setup(settings)
+        with TestClient(create_app(settings)) as client:
+            opened = db_proxy.connections, redis_proxy.connections
+            assert post(client, 1).status_code == 202
+            assert (db_proxy.connections, redis_proxy.connections) == opened

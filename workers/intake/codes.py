@@ -59,6 +59,14 @@ class Intake:
         ids = iter(submission_id for submission_id, _ in recorded)
         return [next(ids) if ok else None for ok in allowed]
 
+    def warm(self) -> None:
+        """Open now what the first batch would open: the database pool's connection and, on Redis, the broker's
+        connection with the scripts a batch runs loaded. A deploy's first users do not wait for them."""
+        self._ctx.db.warm()
+        limiter = limits.of(self._ctx)
+        if limiter.in_redis and broker.is_redis():
+            batched.enqueue_many([], also=[limiter.count_call([])])  # counts nobody
+
     def flush(self) -> None:
         """Enqueue what the last batch recorded; a failure is logged and left to the sweeper."""
         try:
