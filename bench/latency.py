@@ -8,7 +8,8 @@
 `--users` new users one after another, each read every 20 ms as an app would; on the embedded default
 (`darkroom serve`: web and workers in one process, SQLite) and on the Procfile's processes (own Redis and
 PostgreSQL, every type at its shipped settings, two photos processes: tests/support/cluster.py). Then each
-process's CPU while idle over `--idle-s`. Google's time is the sum of the emulator's time on the requests it
+process's CPU while idle over `--idle-s`. The first user comes 3 s after the web answers, once the worker
+processes have booted. Google's time is the sum of the emulator's time on the requests it
 answered in the interval (they come one after another on these paths); darkroom's own is the rest.
 Needs root for PostgreSQL (initdb runs as postgres).
 """
@@ -40,6 +41,7 @@ from tests.support.processes import DARKROOM, Processes, env_of, free_port, wait
 from workers.cli.demo import demo_settings  # noqa: E402
 
 READ_EVERY_S = 0.02
+BOOT_S = 3.0  # the worker processes boot and warm their threads before the first user comes
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -166,6 +168,7 @@ def main() -> None:
         try:
             with setup(workdir) as (web_url, admin, groups):
                 admin.set_lifetimes(poll_interval_s=args.poll_interval_s)
+                time.sleep(BOOT_S)
                 print(f"{label}:", file=sys.stderr, flush=True)
                 results = users(web_url, admin, args.users)
                 time.sleep(2)
