@@ -70,14 +70,15 @@ def test_reprocess_500_inbox_items_across_5_users_then_a_second_run_does_nothing
 def test_reprocess_failed_items_and_stale_filters(stack):
     processes, admin = stack
     user = sign_in(processes, admin)
-    admin.fill_album(user["sub"], INBOX, photos=3, width=96, height=72)
+    # One photo: with several, two photos processes downloading at once could each meet one of the two 404s.
+    admin.fill_album(user["sub"], INBOX, photos=1, width=96, height=72)
     # Gone twice: the first 404 makes darkroom fetch a fresh base URL, the second fails the item for good.
     admin.inject_fault("content.download", status=404, count=2)
     result = darkroom(processes, "reprocess", "--user", user["sub"], "--rate", "50", "--wait")
     assert result.returncode == 0 and "(1 failed)" in result.stderr
     again = darkroom(processes, "reprocess", "--user", user["sub"], "--failed", "--rate", "50", "--wait")
     assert again.returncode == 0, again.stderr
-    assert "1 failed items to send" in again.stderr and "3/3 items (0 failed)" in again.stderr
+    assert "1 failed items to send" in again.stderr and "1/1 items (0 failed)" in again.stderr
     stale = darkroom(processes, "reprocess", "--all", "--stale-recipe", "--dry-run")
     assert "0 inbox scans to send" in stale.stderr  # everything is at the current recipe
     picker = darkroom(processes, "reprocess", "--all", "--source", "picker", "--dry-run")
