@@ -12,6 +12,7 @@ from workers.google import oauth
 from workers.grants import tokens
 from workers.queue import messages
 from workers.store import grants, submissions
+from workers.store.models import Submission
 from workers.store.states import GrantState, Platform, SourceKind, SubmissionStatus
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,12 @@ def exchange_code(ctx: Context, submission_id: str) -> None:
 def _exchange(ctx: Context, submission_id: str) -> None:
     if not submissions.move(ctx.db, submission_id, _EXCHANGEABLE, SubmissionStatus.EXCHANGING):
         return
-    code = submissions.code_of(ctx.db, ctx.vault, submission_id)
-    if code is None:
+    row = submissions.get(ctx.db, submission_id)  # read once: the user waits for the Picker link
+    code = submissions.code_in(ctx.vault, row)
+    if row is None or code is None:
         return
     try:
-        answer = oauth.exchange_code(ctx.settings, code, _redirect_uri(ctx, submission_id))
+        answer = oauth.exchange_code(ctx.settings, code, _redirect_uri(ctx, row))
     except CodeRejected:
         submissions.update_fields(ctx.db, submission_id, code_secret=None)  # single-use: it is dead now
         raise
@@ -44,8 +46,7 @@ def _exchange(ctx: Context, submission_id: str) -> None:
     if not answer.id_token:
         raise CodeRejected("no ID token came back: request the openid, email and profile scopes")
     claims = oauth.verify_id_token(ctx.settings, answer.id_token)
-    row = submissions.get(ctx.db, submission_id)
-    source = SourceKind(row.source if row else SourceKind.PICKER)
+    source = SourceKind(row.source)
     _store(ctx, submission_id, claims, answer, source)
     if source == SourceKind.PICKER:
         messages.open_picker(submission_id)
@@ -55,11 +56,10 @@ def _exchange(ctx: Context, submission_id: str) -> None:
     log.info("code exchanged", extra={"submission_id": submission_id, "sub": claims["sub"]})
 
 
-def _redirect_uri(ctx: Context, submission_id: str) -> str:
+def _redirect_uri(ctx: Context, row: Submission) -> str:
     """What the code must be redeemed with: `postmessage` for a web popup sign-in, the empty string (or what an
     operator set) for iOS and Android (docs/google.md#code-exchange)."""
-    row = submissions.get(ctx.db, submission_id)
-    if row is not None and row.platform == Platform.WEB:
+    if row.platform == Platform.WEB:
         return ctx.settings.google_web_redirect_uri
     return ctx.settings.google_redirect_uri
 

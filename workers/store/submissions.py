@@ -111,10 +111,14 @@ def get(db: Database, submission_id: str) -> Submission | None:
 
 
 def code_of(db: Database, vault: Vault, submission_id: str) -> str | None:
-    row = get(db, submission_id)
+    return code_in(vault, get(db, submission_id))
+
+
+def code_in(vault: Vault, row: Submission | None) -> str | None:
+    """The code of a submission row already read, if it still has one."""
     if row is None or row.code_secret is None:
         return None
-    return SUBMISSION_CODE.open(vault, submission_id, row.code_secret)
+    return SUBMISSION_CODE.open(vault, row.id, row.code_secret)
 
 
 def push_token_of(db: Database, vault: Vault, submission_id: str) -> str | None:
