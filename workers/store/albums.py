@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workers.store.db import Database, changed
-from workers.store.models import Album
+from workers.store.models import Album, Submission
 from workers.store.states import AlbumPurpose
 
 CREATING = ""  # the album id of a row whose album was asked for and not yet recorded
@@ -48,10 +50,19 @@ def save(db: Database, sub: str, purpose: AlbumPurpose, title: str, album_id: st
     return of(db, sub, purpose) or album_id
 
 
-def shown(s: Session, sub: str) -> dict[str, str | None] | None:
-    """The user's target album as the app is shown it ({"id", "url"}), once it exists; in the caller's session."""
-    query = select(Album.album_id, Album.url).where(
+def _shown(sub: Any) -> Select[str, str | None]:
+    return select(Album.album_id, Album.url).where(
         Album.sub == sub, Album.purpose == AlbumPurpose.TARGET, Album.album_id != CREATING
     )
-    found = s.execute(query).first()
+
+
+# The target album of a submission's user, read on the driver with its status (submissions.snapshot).
+SHOWN_FOR_SUBMISSION = _shown(
+    select(Submission.sub).where(Submission.id == bindparam("submission_id")).scalar_subquery()
+).limit(1)
+
+
+def shown(s: Session, sub: str) -> dict[str, str | None] | None:
+    """The user's target album as the app is shown it ({"id", "url"}), once it exists; in the caller's session."""
+    found = s.execute(_shown(sub)).first()
     return None if found is None else {"id": found.album_id, "url": found.url}

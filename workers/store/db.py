@@ -77,7 +77,6 @@ class Database:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
-        self._reads: sessionmaker[Session] | None = None
         self.channels, self.on_notify = channels, on_notify
 
     @property
@@ -87,9 +86,6 @@ class Database:
             if self._engine is None:
                 self._engine = _create_engine(self.url, self.timeout_s)
                 self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-                # Reads that need no transaction of their own: no BEGIN and COMMIT, two round trips fewer.
-                autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-                self._reads = sessionmaker(autocommit, expire_on_commit=False)
             return self._engine
 
     def warm(self) -> None:
@@ -112,16 +108,6 @@ class Database:
             with self._sessions.begin() as session:
                 yield session
         self._notify(session.info.pop("darkroom.notifications", []))
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads only, each statement on its own (autocommit): for a read whose statements need
-        not see one snapshot (a status document), at the round trips of its statements alone."""
-        with translated():
-            self.engine  # noqa: B018 - creates the session factories
-            assert self._reads is not None
-            with self._reads() as session:
-                yield session
 
     def _notify(self, ids: list[str]) -> None:
         if ids and self.on_notify is not None:

@@ -10,10 +10,12 @@ import sqlalchemy
 
 from tests.support.latency import running
 from tests.workers.store.conftest import LATER
-from workers.store import grants, hotpath, items, submissions
+from workers.store import albums, grants, hotpath, items, submissions
 from workers.store.db import Database
 from workers.store.grants import Access
 from workers.store.items import Source
+from workers.store.models import Submission
+from workers.store.states import AlbumPurpose
 from workers.store.vault import Vault, new_key
 
 
@@ -46,4 +48,32 @@ def test_a_photo_waits_on_postgresql_three_times(postgres_url):
         assert waiting.uploaded == 1 and waiting.coming and waiting.released == (second,)
         stored = items.get(db, first)
         assert stored is not None and stored.state == "uploaded" and items.get(db, second).state == "queued"
+        db.dispose()
+
+
+def test_a_status_read_waits_on_postgresql_once(postgres_url):
+    """The app reads a submission's status every few tens of milliseconds while a person waits: the submission,
+    its item counts and its user's album in one round trip (three before), the same facts as in a session."""
+    url = sqlalchemy.engine.make_url(postgres_url)
+    with running((url.host or "127.0.0.1", url.port or 5432)) as (port, proxy):
+        db = Database(url.set(port=port).render_as_string(hide_password=False))
+        db.migrate()
+        vault = Vault([base64.urlsafe_b64decode(new_key())])
+        submission_id, _ = submissions.record(db, vault, "4/0Acode-status-read", "picker")
+        found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
+        items.add(db, submission_id, "42", "picker", "auto-v1", found)
+        submissions.update_fields(db, submission_id, sub="42")
+        albums.save(db, "42", AlbumPurpose.TARGET, "Enhanced", "album-1", "https://photos/album-1")
+        submissions.snapshot(db, submission_id)  # a pooled connection, as the web process has one
+
+        before = proxy.round_trips
+        for _ in range(5):
+            facts = submissions.snapshot(db, submission_id)
+        # At most one each (the proxy may see a pipelined read's first bytes before the last read's answer: 0)
+        assert proxy.round_trips - before <= 5
+        with db.session() as s:
+            row = s.get(Submission, submission_id)
+            assert row is not None and facts == submissions._snapshot(s, row)  # noqa: SLF001 - the outbox's facts
+        assert facts is not None and facts["items"] == {"held": 3} and facts["album"]["id"] == "album-1"
+        assert submissions.snapshot(db, "0" * 32) is None
         db.dispose()
