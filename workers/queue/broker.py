@@ -38,6 +38,7 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 redis.call('PEXPIRE', KEYS[1], 600000)
 return 1
 """
+REDIS_TIMEOUT_SLACK_S = 0.15  # how late Redis may end a BLPOP past its timeout (see Consumer._wait)
 BUSY_S = 0.01  # a consumer whose prefetch is full looks again this soon (no Redis call: an ack frees a slot)
 
 
@@ -138,14 +139,23 @@ class Consumer(_RedisConsumer):
                 return None
             self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch - self.outstanding_message_count)
             if not self.message_cache:
-                wait_s = until_due_s(self.holder, self.longest_wait_s)
-                if wait_s >= 0.01:  # BLPOP's 0 would wait for ever
-                    self.broker.client.blpop([self.wake_key], timeout=wait_s)
-                elif wait_s > 0:
-                    time.sleep(wait_s)
+                self._wait()
             return None
         except (redis.ConnectionError, redis.TimeoutError) as exc:  # dramatiq's consumer thread connects again
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def _wait(self) -> None:
+        """For a token on the wake list, up to the longest wait or until the next delayed message is due. Redis
+        ends a BLPOP that timed out only at its next event-loop tick (every 100 ms at its default `hz` of 10):
+        short of a due message the wait ends that much early, and the rest is slept here to the millisecond."""
+        wait_s = until_due_s(self.holder, self.longest_wait_s)
+        if wait_s < self.longest_wait_s:  # a delayed message is due first
+            if wait_s <= REDIS_TIMEOUT_SLACK_S:
+                time.sleep(wait_s)
+                return
+            wait_s -= REDIS_TIMEOUT_SLACK_S
+        if wait_s >= 0.01:  # BLPOP's 0 would wait for ever
+            self.broker.client.blpop([self.wake_key], timeout=wait_s)
 
 
 class Stub(StubBroker):
