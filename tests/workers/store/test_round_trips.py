@@ -5,10 +5,12 @@ of these is a photo's time (issue #26: 1 ms each way cost a 640x480 photo a thir
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Iterator
 
 import sqlalchemy
 
-from tests.support.latency import running
+from tests.support.latency import Proxy, running
 from tests.workers.store.conftest import LATER
 from workers.store import albums, grants, hotpath, items, submissions
 from workers.store.db import Database
@@ -19,9 +21,10 @@ from workers.store.states import AlbumPurpose
 from workers.store.vault import Vault, new_key
 
 
-def test_a_photo_waits_on_postgresql_three_times(postgres_url):
-    """begin_attempt and the grant read in one round trip; record_upload in two (BEGIN, the upload and what waits
-    for the batch; the next photo's release, COMMIT and the read after it). They took 2 and 6."""
+@contextlib.contextmanager
+def counted(postgres_url: str) -> Iterator[tuple[Database, Vault, Proxy, str, list[str]]]:
+    """A migrated database behind a counting proxy, with a submission of user 42's and its three photos, held:
+    the database, a vault, the proxy, the submission's id and the items' ids."""
     url = sqlalchemy.engine.make_url(postgres_url)
     with running((url.host or "127.0.0.1", url.port or 5432)) as (port, proxy):
         db = Database(url.set(port=port).render_as_string(hide_password=False))
@@ -29,7 +32,16 @@ def test_a_photo_waits_on_postgresql_three_times(postgres_url):
         vault = Vault([base64.urlsafe_b64decode(new_key())])
         submission_id, _ = submissions.record(db, vault, "4/0Acode-round-trips", "picker")
         found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
-        first, second, _ = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+        try:
+            yield db, vault, proxy, submission_id, items.add(db, submission_id, "42", "picker", "auto-v1", found)
+        finally:
+            db.dispose()
+
+
+def test_a_photo_waits_on_postgresql_three_times(postgres_url):
+    """begin_attempt and the grant read in one round trip; record_upload in two (BEGIN, the upload and what waits
+    for the batch; the next photo's release, COMMIT and the read after it). They took 2 and 6."""
+    with counted(postgres_url) as (db, vault, proxy, _, (first, second, _)):
         items.release(db, "42", 1)
         grants.save_exchange(
             db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.x", LATER),
@@ -48,20 +60,12 @@ def test_a_photo_waits_on_postgresql_three_times(postgres_url):
         assert waiting.uploaded == 1 and waiting.coming and waiting.released == (second,)
         stored = items.get(db, first)
         assert stored is not None and stored.state == "uploaded" and items.get(db, second).state == "queued"
-        db.dispose()
 
 
 def test_a_status_read_waits_on_postgresql_once(postgres_url):
     """The app reads a submission's status every few tens of milliseconds while a person waits: the submission,
     its item counts and its user's album in one round trip (three before), the same facts as in a session."""
-    url = sqlalchemy.engine.make_url(postgres_url)
-    with running((url.host or "127.0.0.1", url.port or 5432)) as (port, proxy):
-        db = Database(url.set(port=port).render_as_string(hide_password=False))
-        db.migrate()
-        vault = Vault([base64.urlsafe_b64decode(new_key())])
-        submission_id, _ = submissions.record(db, vault, "4/0Acode-status-read", "picker")
-        found = [Source(f"m{i}", f"http://x/{i}", f"{i}.jpg", "image/jpeg") for i in range(3)]
-        items.add(db, submission_id, "42", "picker", "auto-v1", found)
+    with counted(postgres_url) as (db, _, proxy, submission_id, _):
         submissions.update_fields(db, submission_id, sub="42")
         albums.save(db, "42", AlbumPurpose.TARGET, "Enhanced", "album-1", "https://photos/album-1")
         submissions.snapshot(db, submission_id)  # a pooled connection, as the web process has one
@@ -76,4 +80,3 @@ def test_a_status_read_waits_on_postgresql_once(postgres_url):
             assert row is not None and facts == submissions._snapshot(s, row)  # noqa: SLF001 - the outbox's facts
         assert facts is not None and facts["items"] == {"held": 3} and facts["album"]["id"] == "album-1"
         assert submissions.snapshot(db, "0" * 32) is None
-        db.dispose()
