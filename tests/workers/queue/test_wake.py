@@ -128,10 +128,10 @@ def test_after_a_redis_restart_an_idle_queue_still_wakes(tmp_path: Path):
                     actor.send(n)
                     n += 1
                 time.sleep(0.2)
-            waits = waits_from_idle(actor, started, 2, first=1000)
+            waits = waits_from_idle(actor, started, 3, first=1000)
     finally:
         server.stop()
-    assert max(waits) < 0.2, waits
+    assert statistics.median(waits) < 0.05 and max(waits) < 0.2, waits
 
 
 def test_on_the_embedded_default_a_delayed_message_starts_at_its_time_too():
