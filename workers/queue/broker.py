@@ -22,7 +22,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 
 from settings import Settings
 from workers.queue.connection import ScriptCall, options, run_scripts
-from workers.queue.middleware import ActorCPU, Budgets, GiveUp, Lane, Periodic, Redelivery
+from workers.queue.middleware import ActorCPU, Budgets, GiveUp, HandBack, Lane, Periodic, Redelivery
 from workers.queue.table import LANES, QUEUES
 
 _broker: dramatiq.Broker | None = None
@@ -110,6 +110,19 @@ class Redis(RedisBroker):
         waiting = dispatch(keys=keys, args=args)
         if waiting:
             self.run([self.wake_call(self.wake_key(queue_name))])
+
+    def hand_back(self) -> int:
+        """Every message this process holds unacknowledged, back on its queue for the living, waking them: for a
+        process that exits without finishing (middleware.HandBack). The messages it still runs are run again
+        elsewhere (each step checks its row first). How many went back."""
+        back = 0
+        for queue_name in sorted(self.get_declared_queues() | self.delay_queues):
+            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+            if held:
+                ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
+                self.do_requeue(queue_name, *ids)
+                back += len(ids)
+        return back
 
 
 class Consumer(_RedisConsumer):
@@ -200,6 +213,7 @@ def setup(settings: Settings, *, worker_metrics: bool = False) -> dramatiq.Broke
         GiveUp(),
         Periodic(settings.sweep_interval_s),
         Redelivery(settings.redelivery_interval_s, settings.broker_heartbeat_timeout_s),
+        HandBack(),
         *(Lane(queue, beside, settings.notify_threads) for queue, beside in LANES.items()),
         Budgets(settings),
         AgeLimit(),

@@ -5,6 +5,8 @@ option `on_give_up`, the warm-up as a callable."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.util
 import threading
 import time
 from collections.abc import Callable
@@ -231,6 +233,29 @@ class Redelivery(Middleware):
                 log.warning("queue maintenance could not reach Redis (%s); trying again", type(exc).__name__)
             if self._stop.wait(self.interval_s):
                 return
+
+
+class HandBack(Middleware):
+    """A dramatiq worker process that exits without finishing hands back what it holds. A platform's SIGTERM
+    reaches each worker process twice (its own, and its master's), and dramatiq exits at the second at once
+    (reference: dramatiq.md §1.4): its prefetched and running messages waited for the heartbeat timeout, the
+    seconds a rolling deploy cost. dramatiq's worker processes are multiprocessing children, which exit without
+    running atexit: a multiprocessing finalizer runs there. Elsewhere (the embedded default, tests) the process's
+    own shutdown stops its worker gracefully, and nothing is registered."""
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        if hasattr(broker, "hand_back") and multiprocessing.parent_process() is not None:
+            multiprocessing.util.Finalize(None, self._hand_back, args=(broker,), exitpriority=10)
+
+    @staticmethod
+    def _hand_back(broker: Any) -> None:
+        try:
+            back = broker.hand_back()
+        except RedisError as exc:  # the heartbeat timeout brings them back instead
+            log.warning("could not hand back the messages held at exit (%s)", type(exc).__name__)
+            return
+        if back:
+            log.warning("exiting before finishing: %d messages handed back to their queues", back)
 
 
 class Watch(Middleware):
