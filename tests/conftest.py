@@ -75,6 +75,19 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def unflushed_redis_url() -> str:
+    """The test Redis on the database after `redis_url`'s, which no test flushes: for a test that runs for seconds
+    against Redis with keys of its own names (another xdist worker's `redis_url` would flush them mid-test)."""
+    where = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
+    url = f"redis://{where.get('host', '127.0.0.1')}:{where.get('port', 6379)}/{int(where.get('db', 0)) + 1}"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as exc:
+        require("Redis", str(exc))
+    return url
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema of its own in the test database, dropped afterwards."""
     schema = f"t_{secrets.token_hex(6)}"

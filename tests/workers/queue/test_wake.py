@@ -25,8 +25,8 @@ IDLE_S = 1.1  # long enough for dramatiq's own consumer to sleep its longest (1 
 
 
 @pytest.fixture
-def redis_broker(redis_url: str):
-    with broker_for(Settings(_env_file=None, redis_url=redis_url, token_keys=new_key())) as running:
+def redis_broker(unflushed_redis_url: str):
+    with broker_for(Settings(_env_file=None, redis_url=unflushed_redis_url, token_keys=new_key())) as running:
         yield running
 
 
@@ -97,13 +97,13 @@ def test_a_delayed_message_starts_at_its_time_not_at_the_next_poll(redis_broker)
     assert max(lateness) < 0.1, lateness
 
 
-def test_the_wake_list_holds_a_few_tokens_and_expires(redis_broker, redis_url):
+def test_the_wake_list_holds_a_few_tokens_and_expires(redis_broker, unflushed_redis_url):
     """Messages to a queue nobody consumes leave at most WAKE_TOKENS behind, and not for ever."""
     queue = f"nobody-{secrets.token_hex(4)}"
     redis_broker.declare_queue(queue)
     for _ in range(broker.WAKE_TOKENS + 5):
         redis_broker.enqueue(dramatiq.Message(queue_name=queue, actor_name="nobody", args=(), kwargs={}, options={}))
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(unflushed_redis_url)
     key = broker.Redis.wake_key(queue)
     assert client.llen(key) == broker.WAKE_TOKENS and 0 < client.pttl(key) <= 600_000
     redis_broker.flush(queue)
