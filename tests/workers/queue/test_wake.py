@@ -116,7 +116,7 @@ def test_after_a_redis_restart_an_idle_queue_still_wakes(tmp_path: Path):
     server = OwnRedis(tmp_path)
     server.start()
     try:
-        settings = Settings(_env_file=None, redis_url=server.url(), token_keys=new_key(), data_timeout_s=2)
+        settings = Settings(_env_file=None, redis_url=server.url(), token_keys=new_key())
         with broker_for(settings) as own, working(own) as (actor, started):
             waits_from_idle(actor, started, 1)
             server.stop()
