@@ -69,8 +69,10 @@ class Redis(RedisBroker):
     def wake_call(self, key: str, n: int = 1) -> ScriptCall:
         return (self.wake_script, [key], [n, WAKE_TOKENS])
 
-    def dispatch_call(self, command: str, queue_name: str, *args: Any) -> ScriptCall:
-        """dramatiq's dispatch script call for `command`, with the arguments dramatiq's own dispatch adds."""
+    def dispatch_call(self, command: str, queue_name: str, *args: Any, maintain: bool | None = None) -> ScriptCall:
+        """dramatiq's dispatch script call for `command`, with the arguments dramatiq's own dispatch adds;
+        `maintain` says whether it runs the queue's maintenance (else dramatiq's chance decides)."""
+        maintenance = self._should_do_maintenance(command) if maintain is None else int(maintain)
         return (
             self.scripts["dispatch"],
             [self.namespace],
@@ -81,7 +83,7 @@ class Redis(RedisBroker):
                 self.broker_id,
                 self.heartbeat_timeout,
                 self.dead_message_ttl,
-                self._should_do_maintenance(command),
+                maintenance,
                 self._max_unpack_size(),  # type: ignore[no-untyped-call]
                 *args,
             ],
@@ -105,8 +107,7 @@ class Redis(RedisBroker):
         `maintain`, gives the unacknowledged messages of every process not heard from for the heartbeat
         timeout back to the queue (and drops dead letters past their time); an idle consumer is woken if
         messages wait."""
-        dispatch, keys, args = self.dispatch_call("qsize", queue_name)
-        args[6] = int(maintain)  # the maintenance flag
+        dispatch, keys, args = self.dispatch_call("qsize", queue_name, maintain=maintain)
         waiting = dispatch(keys=keys, args=args)
         if waiting:
             self.run([self.wake_call(self.wake_key(queue_name))])
