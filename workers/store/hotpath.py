@@ -69,6 +69,10 @@ class Prepared:
             return [tuple(row) for row in found]
         return [tuple(p(v) if p else v for p, v in zip(self.results, row, strict=True)) for row in found]
 
+    def first(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any] | None:
+        """The first of `rows` (as `rows` made them), by column name, or None."""
+        return dict(zip(self.names, rows[0], strict=True)) if rows else None
+
 
 class Driver:
     """Statements on a pooled driver connection, each committed on its own (`statement`)."""
@@ -82,8 +86,7 @@ class Driver:
 
     def first(self, prepared: Prepared, **given: Any) -> dict[str, Any] | None:
         """The first row, by column name, or None."""
-        rows = self.run(prepared, **given)
-        return dict(zip(prepared.names, rows[0], strict=True)) if rows else None
+        return prepared.first(self.run(prepared, **given))
 
 
 @contextlib.contextmanager
@@ -136,8 +139,7 @@ class Sent:
 
     def first(self) -> dict[str, Any] | None:
         """The first row, by column name, or None."""
-        rows = self.rows()
-        return dict(zip(self._prepared.names, rows[0], strict=True)) if rows else None
+        return self._prepared.first(self.rows())
 
 
 class Pipelined:
