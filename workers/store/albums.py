@@ -65,4 +65,9 @@ SHOWN_FOR_SUBMISSION = _shown(
 def shown(s: Session, sub: str) -> dict[str, str | None] | None:
     """The user's target album as the app is shown it ({"id", "url"}), once it exists; in the caller's session."""
     found = s.execute(_shown(sub)).first()
-    return None if found is None else {"id": found.album_id, "url": found.url}
+    return None if found is None else view(found.album_id, found.url)
+
+
+def view(album_id: str, url: str | None) -> dict[str, str | None]:
+    """An album as the app is shown it."""
+    return {"id": album_id, "url": url}

@@ -220,7 +220,7 @@ def snapshot(db: Database, submission_id: str) -> dict[str, Any] | None:
         return None
     shown = album.first()
     row = Submission(**found)
-    return _facts(row, dict(counts.rows()), {"id": shown["album_id"], "url": shown["url"]} if shown else None)
+    return _facts(row, dict(counts.rows()), albums.view(shown["album_id"], shown["url"]) if shown else None)
 
 
 def _snapshot(s: Session, row: Submission) -> dict[str, Any]:
@@ -238,7 +238,7 @@ def _facts(row: Submission, items: dict[str, int], album: dict[str, str | None] 
         "error_code": row.error_code,
         "error_detail": row.error_detail,
         "missing_scopes": row.missing_scopes.split() if row.missing_scopes else None,
-        "album": album if row.sub else None,
+        "album": album,
         "created_at": rfc3339(row.created_at),
         "updated_at": rfc3339(row.updated_at),
     }
