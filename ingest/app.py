@@ -212,6 +212,24 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     return response
 
 
+WARM_WAIT_S = 1.0  # the longest a start waits for its connections: a silent database must not hold /healthz
+
+
+async def _warm(hot_path: codes.Intake) -> None:
+    """Open the connections a deploy's first posts would open (Intake.warm), waiting for them at most
+    WARM_WAIT_S; what is slower goes on opening after the start. The app starts whatever happens: /readyz says
+    what is missing."""
+    warming = asyncio.ensure_future(asyncio.to_thread(hot_path.warm))
+    warming.add_done_callback(_report_warm_up)
+    with contextlib.suppress(TimeoutError, TransientError):  # reported by the callback, once done
+        await asyncio.wait_for(asyncio.shield(warming), WARM_WAIT_S)
+
+
+def _report_warm_up(warming: asyncio.Future[None]) -> None:
+    if not warming.cancelled() and warming.exception() is not None:
+        log.warning("could not open the connections ahead of the first post: %s", warming.exception())
+
+
 def create_app(settings: Settings | None = None, context: Context | None = None) -> Starlette:
     """The ASGI app; the embedded mode passes its context so web and workers share one database pool."""
     settings = context.settings if context else settings or get_settings()
@@ -249,10 +267,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         # Everything loaded so far lives as long as the process: keep it out of the garbage collector's full
         # passes, which otherwise walk it every few seconds under load and show up as p99 spikes.
         gc.freeze()
-        try:
-            await asyncio.to_thread(hot_path.warm)
-        except TransientError as exc:  # the app starts anyway: /readyz says what is missing
-            log.warning("could not open the connections ahead of the first post: %s", exc)
+        await _warm(hot_path)
         yield
         batcher.close()
         verifying.shutdown(wait=False)

@@ -348,3 +348,27 @@ def test_the_first_post_after_startup_opens_no_connection(postgres_url, redis_ur
             opened = db_proxy.connections, redis_proxy.connections
             assert post(client, 1).status_code == 202
             assert (db_proxy.connections, redis_proxy.connections) == opened
+
+
+def test_a_database_that_does_not_answer_does_not_hold_the_web_process_start(tmp_path):
+    """The connections opened at startup (Intake.warm) must not keep /healthz from answering: a database that
+    accepts and then says nothing held the start for its connect timeout (10 s at the shipped settings)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        settings = Settings(
+            _env_file=None,
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/darkroom",
+            redis_url=None,
+            token_keys=new_key(),
+            **WEB_CLIENT,
+        )
+        broker.setup(settings)
+        started = time.monotonic()
+        with TestClient(create_app(settings)) as client:
+            up_after_s = time.monotonic() - started
+            assert client.get("/healthz").status_code == 200
+            silent.close()  # the connection still waiting is reset: the warm-up ends and the app stops at once
+    assert up_after_s < 5, up_after_s
