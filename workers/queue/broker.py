@@ -40,6 +40,7 @@ return 1
 """
 REDIS_TIMEOUT_SLACK_S = 0.15  # how late Redis may end a BLPOP past its timeout (see Consumer._wait)
 BUSY_S = 0.01  # a consumer whose prefetch is full looks again this soon (no Redis call: an ack frees a slot)
+HAND_BACK_SETTLE_S = 0.05  # between the two passes of a hand-back: a fetch in flight lands
 
 
 class Redis(RedisBroker):
@@ -57,6 +58,7 @@ class Redis(RedisBroker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.wake_script = self.client.register_script(_WAKE)
+        self.handing_back = False
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
@@ -116,13 +118,16 @@ class Redis(RedisBroker):
         """Every message this process holds unacknowledged, back on its queue for the living, waking them: for a
         process that exits without finishing (middleware.HandBack). The messages it still runs are run again
         elsewhere (each step checks its row first). How many went back."""
+        self.handing_back = True  # this process's consumers fetch nothing more (one might take them again)
         back = 0
-        for queue_name in sorted(self.get_declared_queues() | self.delay_queues):
-            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
-            if held:
-                ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
-                self.do_requeue(queue_name, *ids)
-                back += len(ids)
+        for _ in range(2):  # again, for what a fetch in flight when the flag was set took meanwhile
+            for queue_name in sorted(self.get_declared_queues() | self.delay_queues):
+                held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+                if held:
+                    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in held]
+                    self.do_requeue(queue_name, *ids)
+                    back += len(ids)
+            time.sleep(HAND_BACK_SETTLE_S)
         return back
 
 
@@ -148,7 +153,7 @@ class Consumer(_RedisConsumer):
                     message = Message.decode(data)
                     self.queued_message_ids.add(message.message_id)
                     return dramatiq.MessageProxy(message)
-            if self.outstanding_message_count >= self.prefetch:
+            if self.outstanding_message_count >= self.prefetch or self.broker.handing_back:
                 time.sleep(BUSY_S)
                 return None
             self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch - self.outstanding_message_count)
