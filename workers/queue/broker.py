@@ -38,6 +38,11 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 redis.call('PEXPIRE', KEYS[1], 600000)
 return 1
 """
+# A failed message as it failed (its traceback), over the copy its last enqueue stored, if it is still there.
+_KEEP_FAILED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
 REDIS_TIMEOUT_SLACK_S = 0.15  # how late Redis may end a BLPOP past its timeout (see Consumer._wait)
 BUSY_S = 0.01  # a consumer whose prefetch is full looks again this soon (no Redis call: an ack frees a slot)
 HAND_BACK_SETTLE_S = 0.05  # between the two passes of a hand-back: a fetch in flight lands
@@ -58,6 +63,7 @@ class Redis(RedisBroker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.wake_script = self.client.register_script(_WAKE)
+        self.keep_failed_script = self.client.register_script(_KEEP_FAILED)
         self.handing_back = False
 
     @property
@@ -162,6 +168,21 @@ class Consumer(_RedisConsumer):
             return None
         except (redis.ConnectionError, redis.TimeoutError) as exc:  # dramatiq's consumer thread connects again
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def nack(self, message: Any) -> None:
+        """To the dead letters, as it failed. dramatiq's nack moves the copy its last enqueue stored: a message
+        that failed for good on its first try (a permanent error) lost the traceback dramatiq had just recorded,
+        and `darkroom dead list` could say no more than "no reason recorded". Two round trips, in order (a
+        pipeline would run the nack first when Redis has yet to learn the other script): a nack is rare."""
+        bodies = f"{self.broker.namespace}:{self.queue_name}.msgs"
+        try:
+            self.broker.run(
+                [(self.broker.keep_failed_script, [bodies], [message.options["redis_message_id"], message.encode()])]
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.queued_message_ids.discard(message.message_id)
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        super().nack(message)  # type: ignore[no-untyped-call]
 
     def _wait(self) -> None:
         """For a token on the wake list, up to the longest wait or until the next delayed message is due. Redis

@@ -71,3 +71,14 @@ def test_an_upload_whose_batch_waited_too_long_is_asked_for_when_no_other_upload
     with uc.ctx.db.session() as s:
         s.get(Item, first).uploaded_at = datetime.datetime(2000, 1, 1)
     assert sweeper.sweep(uc.ctx) == {"create_items": 1} and uc.sent("create_items") == [(done.sub,)]
+
+
+def test_a_sweep_that_meets_an_outage_leaves_it_to_the_next_interval(uc, caplog):
+    """Sent again every interval: a failed sweep is no dead letter for an operator to clear (CI saw one), and an
+    outage does not pile up one retrying sweep per interval."""
+    from workers import actors
+    from workers.context import Context
+
+    down = uc.ctx.settings.model_copy(update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/none"})
+    actors.USE_CASES["sweep"][0](Context(down), "")
+    assert "the sweep failed (Outage: the database is out of reach" in caplog.text
