@@ -14,8 +14,12 @@ from workers.queue import broker, messages, table
 @pytest.fixture
 def declared(settings: Settings) -> dict[str, dramatiq.Actor]:
     current = broker.setup(settings.model_copy(update={"retries": {"code": 7}, "retry_min_backoff_ms": 123}))
-    import workers.actors  # noqa: F401 - declares them (or moves them to this broker)
+    import workers.actors  # declares them (or moves them to this broker)
 
+    for actor in workers.actors.ACTORS.values():  # declared on a broker a test set up and let go since
+        if actor.broker is not current:
+            actor.broker = current
+            current.declare_actor(actor)
     return dict(current.actors)
 
 
