@@ -20,7 +20,7 @@ import pipelines
 from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
-from workers.errors import DarkroomError, Outage, QuotaWait, RateLimited
+from workers.errors import Outage, QuotaWait, RateLimited
 from workers.google import photos as google_photos
 from workers.grants import exchange, revocation, risc
 from workers.notify import outbox
@@ -100,19 +100,6 @@ def _item_failed(args: tuple[Any, ...], exc: BaseException | None) -> None:
     completion.item_failed(get_context(), str(args[0]), exc)
 
 
-def _sweep_once_per_interval(ctx: Context, _: str) -> None:
-    """Sent every sweep interval by each maintenance process (workers.queue.middleware.Periodic): the first
-    to claim the interval sweeps, the others find it claimed. One that fails leaves it to the next interval's:
-    no dead letter for an operator to clear, and no retrying sweep piling up per interval through an outage."""
-    try:
-        if ctx.locks.claim("sweep", ctx.settings.sweep_interval_s * 0.9):
-            sweeper.sweep(ctx)
-    except DarkroomError as exc:
-        log.warning(
-            "the sweep failed (%s: %s); the next is in %.0f s", type(exc).__name__, exc, ctx.settings.sweep_interval_s
-        )
-
-
 # Each actor's use case, and what a give-up of it marks failed. Names and queues: workers.queue.table.
 USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | None], None] | None]] = {
     "exchange_code": (exchange.exchange_code, _submission_failed),
@@ -123,7 +110,7 @@ USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | N
     "create_items": (batches.create_items, None),
     "revoke_user": (revocation.revoke_user, None),
     "apply_security_event": (risc.apply_security_event, None),
-    "sweep": (_sweep_once_per_interval, None),
+    "sweep": (sweeper.sweep_once_per_interval, None),
     "deliver_notification": (outbox.deliver_notification, None),
 }
 

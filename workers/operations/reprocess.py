@@ -48,7 +48,13 @@ def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
     if item is None or item.state != ItemState.FAILED:
         return  # done meanwhile (a second run, or a concurrent one)
     items.start_over(ctx.db, job.item_id)
-    submissions.move(
-        ctx.db, item.submission_id, SUBMISSION_FINAL, SubmissionStatus.PROCESSING, error_code=None, error_detail=None
-    )
+    if item.submission_id is not None:  # else past retention: the item goes on alone
+        submissions.move(
+            ctx.db,
+            item.submission_id,
+            SUBMISSION_FINAL,
+            SubmissionStatus.PROCESSING,
+            error_code=None,
+            error_detail=None,
+        )
     turns.start(ctx, item.sub)

@@ -18,8 +18,9 @@ from workers.store.states import ItemState, SubmissionStatus
 log = logging.getLogger(__name__)
 
 
-def finish_if_complete(ctx: Context, submission_id: str) -> None:
-    if items.unfinished(ctx.db, submission_id):
+def finish_if_complete(ctx: Context, submission_id: str | None) -> None:
+    """`submission_id` None: the item's submission is past retention (an inbox ledger row), nothing to finish."""
+    if submission_id is None or items.unfinished(ctx.db, submission_id):
         return
     if not submissions.move(ctx.db, submission_id, (SubmissionStatus.PROCESSING,), SubmissionStatus.DONE):
         return

@@ -38,7 +38,7 @@ def fresh_base_url(ctx: Context, photos: Photos, item: Item) -> str | None:
     from the Library for app-created (inbox) items. None when the item can no longer be reached."""
     try:
         if item.source == SourceKind.PICKER:
-            row = submissions.get(ctx.db, item.submission_id)
+            row = submissions.get(ctx.db, item.submission_id) if item.submission_id else None
             if row is None or row.picker_session_id is None:
                 return None
             found = [p for p in photos.picked_items(row.picker_session_id) if p.get("id") == item.source_media_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from workers.errors import Outage, Unavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_TIMEOUT_MS = 1000
+MIGRATION_STATEMENT_TIMEOUT_MS = 60_000
+MIGRATION_ATTEMPTS = 60
 log = logging.getLogger(__name__)
 
 
@@ -139,17 +143,47 @@ class Database:
         return current == ScriptDirectory.from_config(config).get_current_head()
 
     def migrate(self) -> None:
+        """Bring the schema to the newest migration, a transaction per migration. On PostgreSQL a migration waits
+        at most MIGRATION_LOCK_TIMEOUT_MS for a lock (a long reader holds the table), then gives up and is tried
+        again: queued behind that reader it would hold every per-photo statement behind itself meanwhile. Each
+        statement may take at most MIGRATION_STATEMENT_TIMEOUT_MS but an index built CONCURRENTLY, which blocks
+        nobody (migrations/online.py)."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with translated(), self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        for attempt in range(1, MIGRATION_ATTEMPTS + 1):
+            try:
+                with translated(), self.engine.connect() as connection:
+                    if self.is_postgres:
+                        connection.exec_driver_sql(f"SET lock_timeout = {MIGRATION_LOCK_TIMEOUT_MS}")
+                        connection.exec_driver_sql(f"SET statement_timeout = {MIGRATION_STATEMENT_TIMEOUT_MS}")
+                        connection.commit()
+                    try:
+                        config.attributes["connection"] = connection
+                        command.upgrade(config, "head")
+                    finally:
+                        if self.is_postgres:
+                            connection.rollback()
+                            connection.exec_driver_sql("RESET lock_timeout; RESET statement_timeout")
+                            connection.commit()
+                return
+            except Outage as exc:
+                if not _lock_timed_out(exc) or attempt == MIGRATION_ATTEMPTS:
+                    raise
+                log.warning(
+                    "a migration waited %d ms for a lock; trying again (%d)", MIGRATION_LOCK_TIMEOUT_MS, attempt
+                )
+                time.sleep(min(attempt, 5) * random.uniform(0.5, 1.0))
 
     def dispose(self) -> None:
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()
             self._engine = None
+
+
+def _lock_timed_out(exc: BaseException) -> bool:
+    cause = getattr(exc.__cause__, "orig", None)
+    return getattr(cause, "sqlstate", None) == "55P03"  # lock_not_available
 
 
 def _private_file(url: str) -> None:

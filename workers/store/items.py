@@ -7,7 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from workers.store.db import Database, changed
 from workers.store.models import Item, utcnow
@@ -91,6 +105,17 @@ def get(db: Database, item_id: str) -> Item | None:
 def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> None:
     with db.connection() as c:
         c.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(state=state, **fields))
+
+
+def literally_none_of(states: tuple[str, ...], column: str = "state") -> TextClause:
+    """`state NOT IN ('done', ...)` with the states as literals, as the partial indexes of migration 0008 say it:
+    PostgreSQL uses a partial index only for a WHERE clause it can prove implies the index's, which a bound
+    parameter never does."""
+    return text(f"{column} NOT IN ({', '.join(repr(str(s)) for s in states)})")
+
+
+UNFINISHED = literally_none_of(FINAL)  # ix_items_open_by_submission
+STALE = literally_none_of((*FINAL, ItemState.HELD))  # ix_items_stale
 
 
 def _one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
@@ -208,7 +233,7 @@ def fail_user(db: Database, sub: str, error_code: str, detail: str) -> int:
 
 def unfinished(db: Database, submission_id: str) -> int:
     with db.connection() as c:
-        query = select(func.count()).where(_ITEMS.c.submission_id == submission_id, _ITEMS.c.state.not_in(FINAL))
+        query = select(func.count()).where(_ITEMS.c.submission_id == submission_id, UNFINISHED)
         return int(c.execute(query).scalar_one())
 
 
@@ -294,10 +319,10 @@ def users_waiting_for_batch(db: Database, uploaded_before: datetime) -> list[str
         return list(c.execute(select(_ITEMS.c.sub).where(*waiting).distinct()).scalars())
 
 
-def stale(db: Database, before: datetime) -> list[Item]:
-    """Unfinished items that have not moved since `before`; held ones wait for their turn, not for a message."""
-    unfinished_ = _ITEMS.c.state.not_in((*FINAL, ItemState.HELD))
-    return _items(db, select(_ITEMS).where(unfinished_, _ITEMS.c.updated_at < before))
+def stale(db: Database, before: datetime, limit: int = 1000) -> list[Item]:
+    """Unfinished items that have not moved since `before` (the next sweep takes up the rest past `limit`); held
+    ones wait for their turn, not for a message."""
+    return _items(db, select(_ITEMS).where(STALE, _ITEMS.c.updated_at < before).limit(limit))
 
 
 def touch(db: Database, item_ids: list[str]) -> None:

@@ -90,7 +90,8 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (UniqueConstraint("sub", "source_media_id", "recipe"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    # None once retention deleted the submission that found it: the inbox ledger row outlives it
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     sub: Mapped[str] = mapped_column(String(255), index=True)
     source: Mapped[str] = mapped_column(String(16))
     source_media_id: Mapped[str] = mapped_column(String(255))

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from workers.store import albums, hotpath, notifications
+from workers.store import albums, hotpath, items, notifications
 from workers.store.db import Database, changed
 from workers.store.models import Item, Submission, rfc3339, utcnow
 from workers.store.sealed import SUBMISSION_CODE, SUBMISSION_CODE_HASH, SUBMISSION_PUSH
@@ -257,8 +257,7 @@ def forget_redeemed_codes(db: Database, before: datetime) -> int:
         query = update(Submission).where(
             Submission.code_secret.is_(None),
             Submission.created_at < before,
-            Submission.code_hash.not_like("redeemed:%"),
-            Submission.code_hash.not_like("internal:%"),
+            text("code_hash NOT LIKE 'redeemed:%' AND code_hash NOT LIKE 'internal:%'"),  # ix_submissions_code_kept
         )
         return changed(s.execute(query.values(code_hash="redeemed:" + Submission.id)))
 
@@ -267,9 +266,14 @@ def touch(db: Database, submission_id: str) -> None:
     update_fields(db, submission_id, updated_at=utcnow())
 
 
-def processing_ids(db: Database) -> list[str]:
+def complete_ids(db: Database) -> list[str]:
+    """Processing submissions none of whose items is unfinished, in one statement: each probe of items is one
+    of ix_items_open_by_submission, whose entries are the unfinished items only. Normally none: the last item
+    to finish finishes its submission; these are the ones a crash left between the two."""
+    unfinished = select(Item.id).where(Item.submission_id == Submission.id, items.UNFINISHED)
+    query = select(Submission.id).where(Submission.status == SubmissionStatus.PROCESSING, ~unfinished.exists())
     with db.session() as s:
-        return list(s.scalars(select(Submission.id).where(Submission.status == SubmissionStatus.PROCESSING)))
+        return list(s.scalars(query))
 
 
 def open_internal(db: Database, sub: str, source: SourceKind, since: datetime | None) -> str:

@@ -76,9 +76,23 @@ def test_an_upload_whose_batch_waited_too_long_is_asked_for_when_no_other_upload
 def test_a_sweep_that_meets_an_outage_leaves_it_to_the_next_interval(uc, caplog):
     """Sent again every interval: a failed sweep is no dead letter for an operator to clear (CI saw one), and an
     outage does not pile up one retrying sweep per interval."""
-    from workers import actors
     from workers.context import Context
 
     down = uc.ctx.settings.model_copy(update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/none"})
-    actors.USE_CASES["sweep"][0](Context(down), "")
+    sweeper.sweep_once_per_interval(Context(down))
     assert "the sweep failed (Outage: the database is out of reach" in caplog.text
+
+
+def test_submissions_a_crash_left_complete_are_finished_in_one_pass_which_one_failure_does_not_end(uc, admin):
+    """The completion check is one statement for all processing submissions (not one session each), and a
+    submission whose finish fails (Google refuses to delete its picker session) leaves the others finished."""
+    first, [a] = picked(uc, admin, photos=1)
+    second, [b] = picked(uc, admin, photos=1)
+    items.mark_done_many(uc.ctx.db, {a: "media-a", b: "media-b"})  # and the worker died before finishing
+    assert set(submissions.complete_ids(uc.ctx.db)) == {first.submission_id, second.submission_id}
+    admin.inject_fault("picker.sessions.delete", status=400, count=1)
+    done = sweeper.sweep(uc.ctx)
+    assert done["finished"] == 1 and done["errors"] == 1
+    for row in (first, second):
+        assert submissions.get(uc.ctx.db, row.submission_id).status == "done"
+    assert submissions.complete_ids(uc.ctx.db) == []
