@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     retry_min_backoff_ms: int = 2000
     retry_max_backoff_ms: int = 10 * 60 * 1000
     sweep_interval_s: float = 60.0
+    # Retention (workers/store/retention.py): finished submissions, their items' personal data, delivered
+    # notifications, applied security events and deleted users' tombstones are let go after this many days, in
+    # batches of prune_batch rows, at most prune_batches_per_sweep batches after each sweep.
+    retention_days: float = Field(default=30.0, gt=0.0)
+    prune_batch: int = Field(default=500, ge=1)
+    prune_batches_per_sweep: int = Field(default=20, ge=1)
     stale_after_s: float = 300.0
     # Recovery by design, the sweeper staying the last net (docs/faults.md): a worker process that has not been
     # heard from for broker_heartbeat_timeout_s is dead, and every redelivery_interval_s each worker process

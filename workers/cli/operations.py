@@ -1,9 +1,11 @@
-"""`darkroom status` and `darkroom sweep`: what the pipeline is doing, and a sweep by hand."""
+"""`darkroom status`, `darkroom sweep` and `darkroom prune`: what the pipeline is doing, and a sweep or a
+retention pass by hand."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from settings import Settings
@@ -30,6 +32,12 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     for channel, states in sorted(found["notifications"].items()):
         print(f"{channel:12s} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     _print_quota(found["quota"])
+    due = found["retention"]["due"]
+    if any(due.values()):
+        print(
+            f"retention    past {found['retention']['days']:g} days, to let go: "
+            + ", ".join(f"{n} {k}" for k, n in due.items() if n)
+        )
     for failure in found["recent_failures"]:
         print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
     return 0
@@ -75,11 +83,33 @@ def sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def prune(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.context import Context
+    from workers.operations import retention
+
+    ctx = Context(settings)
+    if args.dry_run:
+        due = retention.due(ctx)
+        print(f"older than {settings.retention_days:g} days: " + ", ".join(f"{n} {kind}" for kind, n in due.items()))
+        return 0
+
+    def progress(total: Any) -> None:
+        print("\rlet go: " + ", ".join(f"{n} {kind}" for kind, n in total.items()), end="", file=sys.stderr, flush=True)
+
+    done = retention.prune(ctx, progress=progress)
+    print(file=sys.stderr)
+    print("nothing was due" if not done else "let go: " + ", ".join(f"{n} {kind}" for kind, n in done.items()))
+    return 0
+
+
 def register(sub: Any) -> None:
     command = sub.add_parser("status", help="queues, grants, items and recent failures")
     command.add_argument("--json", action="store_true")
     command.set_defaults(run=status)
     sub.add_parser("sweep", help="re-enqueue stuck work once").set_defaults(run=sweep)
+    command = sub.add_parser("prune", help="let go what is past DARKROOM_RETENTION_DAYS now, with progress")
+    command.add_argument("--dry-run", action="store_true", help="count what is due, change nothing")
+    command.set_defaults(run=prune)
     command = sub.add_parser("quota", help="today's use of Google's quota per API, pauses and their resume time")
     command.add_argument("--json", action="store_true")
     command.set_defaults(run=quota)

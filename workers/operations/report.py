@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.context import Context
+from workers.operations import retention
 from workers.queue import connection, deadletters, table
 from workers.store import items, notifications, reports, submissions
 
@@ -20,6 +21,7 @@ def report(ctx: Context) -> dict[str, Any]:
     out["notifications"] = notifications.counts(ctx.db)
     out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
     out["quota"] = quota(ctx)
+    out["retention"] = {"days": ctx.settings.retention_days, "due": retention.due(ctx)}
     return out
 
 

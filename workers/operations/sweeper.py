@@ -16,6 +16,7 @@ from typing import Any
 
 from workers.context import Context
 from workers.errors import DarkroomError, GaveUp
+from workers.operations import retention
 from workers.photos import completion, turns
 from workers.queue import messages
 from workers.store import items, notifications, security_events, submissions
@@ -88,6 +89,7 @@ def sweep_once_per_interval(ctx: Context, _: str = "") -> None:
     try:
         if ctx.locks.claim("sweep", ctx.settings.sweep_interval_s * 0.9):
             sweep(ctx)
+            retention.prune(ctx, max_batches=ctx.settings.prune_batches_per_sweep)
     except DarkroomError as exc:
         log.warning(
             "the sweep failed (%s: %s); the next is in %.0f s", type(exc).__name__, exc, ctx.settings.sweep_interval_s

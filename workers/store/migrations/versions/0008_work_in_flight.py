@@ -42,6 +42,8 @@ INDEXES = [
         "code_hash NOT LIKE 'redeemed:%' AND code_hash NOT LIKE 'internal:%'",
     ),
     ("ix_security_events_unapplied", "security_events", ["received_at"], "applied_at IS NULL"),
+    ("ix_security_events_received_at", "security_events", ["received_at"], None),  # retention
+    ("ix_submissions_push_kept", "submissions", ["updated_at"], "push_secret IS NOT NULL"),  # push tokens let go
     ("ix_notifications_created_at", "notifications", ["created_at"], None),  # retention
     ("ix_grants_updated_at", "grants", ["updated_at"], None),  # tombstones past retention, keep-alive
 ]
