@@ -48,26 +48,29 @@ def reprocess(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run or not jobs:
         return 0
     broker.setup(settings)
+    opened: list[str] = []
     for n, job in enumerate(jobs, 1):
-        reprocess.send(ctx, job, selection.since)
+        if submission_id := reprocess.send(ctx, job, selection.since):
+            opened.append(submission_id)
         _bar(n, len(jobs), "sent")
         time.sleep(1.0 / args.rate)  # Google's quotas are per project per day: spread the work out
     print(file=sys.stderr)
     if args.wait:
-        _follow(ctx, [j.sub for j in jobs], args.wait_timeout)
+        _follow(ctx, opened, [j.item_id for j in jobs if j.item_id], args.wait_timeout)
     return 0
 
 
-def _follow(ctx: Any, subs: list[str], timeout_s: float) -> None:
-    """Show the selected users' items until none is on its way any more."""
+def _follow(ctx: Any, submission_ids: list[str], item_ids: list[str], timeout_s: float) -> None:
+    """Show this run's items (those of the scans it opened, and the failed ones it started over) until none is
+    on its way any more. Read by id, a page at a time: what it costs follows the run, not the users' history."""
     from workers.store import reports
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        counts = reports.item_counts_for(ctx.db, subs)
+        counts, open_submissions = reports.run_progress(ctx.db, submission_ids, item_ids)
         total, pending = sum(counts.values()), sum(v for k, v in counts.items() if k not in ITEM_FINAL)
         _bar(total - pending, total, f"items ({counts.get('failed', 0)} failed)")
-        if total and not pending and not reports.submissions_pending_for(ctx.db, subs):
+        if not pending and not open_submissions and (total or not item_ids):
             print(file=sys.stderr)
             return
         time.sleep(0.5)

@@ -15,14 +15,20 @@ def list_users(args: argparse.Namespace, settings: Settings) -> int:
     from workers.context import Context
     from workers.store import reports
 
-    found = reports.users(Context(settings).db)
-    if args.json:
-        print(json.dumps(found, indent=2))
+    found = reports.users(Context(settings).db, after=args.after, limit=args.limit)
+    shown, last = 0, None
+    if args.json:  # a JSON array written as it is read
+        print("[", end="")
+        for shown, user in enumerate(found, 1):
+            print(("," if shown > 1 else "") + "\n  " + json.dumps(user), end="")
+        print("\n]")
         return 0
     for user in found:
         refreshed = user["last_refresh_at"] or "never"
         print(f"{user['sub']:24s} {user['state']:18s} refreshed {refreshed:20s} {len(user['scopes'])} scopes")
-    print(f"{len(found)} users")
+        shown, last = shown + 1, user["sub"]
+    more = f"; the next page: --after {last}" if args.limit and shown == args.limit else ""
+    print(f"{shown} users{more}")
     return 0
 
 
@@ -76,8 +82,10 @@ def _name_value(text: str) -> tuple[str, str]:
 def register(sub: Any) -> None:
     users = sub.add_parser("users", help="stored grants: state, scopes, last refresh; never a token")
     which = users.add_subparsers(dest="users_command", required=True)
-    listing = which.add_parser("list", help="every stored user")
+    listing = which.add_parser("list", help="stored users by sub, read a page at a time")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, help="at most this many")
+    listing.add_argument("--after", metavar="SUB", help="those after this sub (the last one of the page before)")
     listing.set_defaults(run=list_users)
     showing = which.add_parser("show", help="one user, with the counts of their items")
     showing.add_argument("sub", metavar="SUB")

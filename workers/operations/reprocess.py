@@ -29,24 +29,27 @@ class Job:
 
 
 def plan(ctx: Context, selection: Selection) -> list[Job]:
-    subs = [selection.user] if selection.user else active_users(ctx.db)
     if selection.failed:
-        return [Job("item", i.sub, i.id) for i in failed_items(ctx.db, selection, subs)]
+        return [Job("item", sub, item_id) for sub, item_id in failed_items(ctx.db, selection)]
     if selection.source == SourceKind.PICKER:
         return []  # picked items cannot be read again after their session ends: only --failed applies
     if selection.stale_recipe:
-        subs = users_with_stale_recipe(ctx.db, subs, ctx.settings.recipe)
+        subs = users_with_stale_recipe(ctx.db, selection, ctx.settings.recipe)
+    else:
+        subs = [selection.user] if selection.user else active_users(ctx.db)
     return [Job("scan", sub) for sub in subs]
 
 
-def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
+def send(ctx: Context, job: Job, since: datetime.datetime | None) -> str | None:
+    """Send one job; the submission it opened (a scan), or None (an item, started over in its own)."""
     if job.kind == "scan":
-        messages.scan_inbox(submissions.open_internal(ctx.db, job.sub, SourceKind.INBOX, since))
-        return
+        submission_id = submissions.open_internal(ctx.db, job.sub, SourceKind.INBOX, since)
+        messages.scan_inbox(submission_id)
+        return submission_id
     assert job.item_id is not None
     item = items.get(ctx.db, job.item_id)
     if item is None or item.state != ItemState.FAILED:
-        return  # done meanwhile (a second run, or a concurrent one)
+        return None  # done meanwhile (a second run, or a concurrent one)
     items.start_over(ctx.db, job.item_id)
     if item.submission_id is not None:  # else past retention: the item goes on alone
         submissions.move(
@@ -58,3 +61,4 @@ def send(ctx: Context, job: Job, since: datetime.datetime | None) -> None:
             error_detail=None,
         )
     turns.start(ctx, item.sub)
+    return None
