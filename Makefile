@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast faults format bench bench-pipeline bench-ingest bench-scale bench-slownet bench-latency fuzz run lint clean
+.PHONY: demo test test-fast faults format bench bench-pipeline bench-ingest bench-scale bench-slownet bench-latency bench-volume fuzz run lint clean
 
 $(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench-slownet: $(STAMP)  # root, redis-server, PostgreSQL 15 and wrk: the data a
 
 bench-latency: $(STAMP)  # root, redis-server and PostgreSQL 15: the seconds a user waits (docs/benchmarks.md)
 	$(BIN)/python bench/latency.py
+
+bench-volume: $(STAMP)  # needs PostgreSQL: a year of data beside the work in flight alone (docs/benchmarks.md)
+	$(BIN)/python bench/volume.py
 
 bench-ingest: $(STAMP)  # needs wrk (apt-get install wrk)
 	$(BIN)/python bench/ingest.py

@@ -28,7 +28,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     if "broker" in found:
         print(f"broker: {found['broker']}")
     for kind in ("grants", "submissions", "items"):
-        print(f"{kind:12s} " + (", ".join(f"{k} {v}" for k, v in sorted(found[kind].items())) or "none"))
+        counted = ", ".join(f"{k} {v}" for k, v in sorted(found[kind].items())) or "none"
+        print(f"{kind:12s} {counted}" + ("" if kind == "grants" else "  (finished ones: the last 24 h)"))
     for channel, states in sorted(found["notifications"].items()):
         print(f"{channel:12s} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     _print_quota(found["quota"])
@@ -36,7 +37,9 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     if any(due.values()):
         print(
             f"retention    past {found['retention']['days']:g} days, to let go: "
-            + ", ".join(f"{n} {k}" for k, n in due.items() if n)
+            + ", ".join(
+                f"{n}{'+' if n >= found['retention']['counted_up_to'] else ''} {k}" for k, n in due.items() if n
+            )
         )
     for failure in found["recent_failures"]:
         print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
@@ -89,7 +92,7 @@ def prune(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = Context(settings)
     if args.dry_run:
-        due = retention.due(ctx)
+        due = retention.due(ctx, cap=10_000_000)
         print(f"older than {settings.retention_days:g} days: " + ", ".join(f"{n} {kind}" for kind, n in due.items()))
         return 0
 

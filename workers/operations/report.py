@@ -21,7 +21,7 @@ def report(ctx: Context) -> dict[str, Any]:
     out["notifications"] = notifications.counts(ctx.db)
     out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
     out["quota"] = quota(ctx)
-    out["retention"] = {"days": ctx.settings.retention_days, "due": retention.due(ctx)}
+    out["retention"] = {"days": ctx.settings.retention_days, "due": retention.due(ctx), "counted_up_to": 100}
     return out
 
 

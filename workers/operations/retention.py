@@ -49,6 +49,6 @@ def prune(
     return total
 
 
-def due(ctx: Context, now: datetime.datetime | None = None) -> dict[str, int]:
-    """What waits to be let go, by kind (each counted up to 10,000)."""
-    return retention.backlog(ctx.db, *cutoffs(ctx, now))
+def due(ctx: Context, now: datetime.datetime | None = None, cap: int = 100) -> dict[str, int]:
+    """What waits to be let go, by kind, each counted up to `cap` (`darkroom status`: whether pruning keeps up)."""
+    return retention.backlog(ctx.db, *cutoffs(ctx, now), cap=cap)

@@ -115,6 +115,7 @@ def literally_none_of(states: tuple[str, ...], column: str = "state") -> TextCla
 
 
 UNFINISHED = literally_none_of(FINAL)  # ix_items_open_by_submission
+FINISHED = text(f"state IN ({', '.join(repr(str(s)) for s in FINAL)})")  # ix_items_finished
 STALE = literally_none_of((*FINAL, ItemState.HELD))  # ix_items_stale
 
 

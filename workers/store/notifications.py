@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from workers.store.db import Database, changed
@@ -92,13 +92,19 @@ def due(db: Database, slack_s: float) -> list[str]:
         return list(s.scalars(query.limit(1000)))
 
 
-def counts(db: Database) -> dict[str, dict[str, int]]:
-    """Per channel, rows by state: what `darkroom status` shows."""
+def counts(db: Database, window: timedelta = timedelta(hours=24)) -> dict[str, dict[str, int]]:
+    """Per channel, rows by state: what `darkroom status` shows. Pending and dead ones all (through the state's
+    index: few), the others written in the last `window` (through created_at's): not the history."""
+    since = utcnow() - window
+    unsettled = Notification.state.in_((NotificationState.PENDING, NotificationState.DEAD))
+    settled = and_(
+        Notification.state.in_((NotificationState.DELIVERED, NotificationState.DROPPED)),
+        Notification.created_at >= since,
+    )
+    out: dict[str, dict[str, int]] = {}
     with db.session() as s:
-        query = select(Notification.channel, Notification.state, func.count()).group_by(
-            Notification.channel, Notification.state
-        )
-        out: dict[str, dict[str, int]] = {}
-        for channel, state, n in s.execute(query):
-            out.setdefault(channel, {})[state] = n
-        return out
+        for where in (unsettled, settled):
+            query = select(Notification.channel, Notification.state, func.count()).where(where)
+            for channel, state, n in s.execute(query.group_by(Notification.channel, Notification.state)):
+                out.setdefault(channel, {})[state] = n
+    return out

@@ -100,7 +100,7 @@ def _delete_ids(c: Connection, table: Table, key: Any, chosen: Any) -> int:
     return changed(c.execute(delete(table).where(key.in_(ids)))) if ids else 0
 
 
-def backlog(db: Database, cutoff: datetime, push_cutoff: datetime, cap: int = 10_000) -> dict[str, int]:
+def backlog(db: Database, cutoff: datetime, push_cutoff: datetime, cap: int) -> dict[str, int]:
     """How many rows wait to be let go, by kind, counted up to `cap` each (through the same indexes): zero or
     small when pruning keeps up."""
 

@@ -32,6 +32,8 @@ INDEXES = [
     ("ix_items_stale", "items", ["updated_at"], "state NOT IN ('done', 'failed', 'skipped', 'held')"),
     # whether a submission is complete, for one or for all processing ones at once
     ("ix_items_open_by_submission", "items", ["submission_id"], "state NOT IN ('done', 'failed', 'skipped')"),
+    # items finished lately: darkroom status's last day (one entry per photo, written as it finishes)
+    ("ix_items_finished", "items", ["updated_at"], "state IN ('done', 'failed', 'skipped')"),
     # a user's items in a state, oldest first: the batch wait, a turn's release, what is in flight
     ("ix_items_sub_state", "items", ["sub", "state", "created_at"], None),
     ("ix_submissions_updated_at", "submissions", ["updated_at"], None),  # retention, status's last day
