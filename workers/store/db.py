@@ -105,6 +105,13 @@ class Database:
             yield connection
 
     @contextlib.contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """One statement on SQLAlchemy Core, committed on its own (autocommit): no BEGIN and COMMIT, one round
+        trip where a transaction takes three. For a read, or a write that is one statement. Writes no outbox rows."""
+        with translated(), self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         with translated():
             self.engine  # noqa: B018 - creates the session factory

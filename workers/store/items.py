@@ -15,6 +15,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -97,13 +98,13 @@ def _prefixed(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(db: Database, item_id: str) -> Item | None:
-    with db.connection() as c:
+    with db.statement() as c:
         row = c.execute(select(_ITEMS).where(_ITEMS.c.id == item_id)).mappings().first()
     return Item(**row) if row is not None else None
 
 
 def set_state(db: Database, item_id: str, state: ItemState, **fields: Any) -> None:
-    with db.connection() as c:
+    with db.statement() as c:
         c.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(state=state, **fields))
 
 
@@ -153,11 +154,6 @@ BATCH_WAIT = select(
     func.count().filter(_one_of(ITEM_BEFORE_UPLOAD)),
     func.min(_ITEMS.c.uploaded_at).filter(_ITEMS.c.state == ItemState.UPLOADED),
 ).where(_ITEMS.c.sub == bindparam("sub"), _one_of((ItemState.UPLOADED, *ITEM_BEFORE_UPLOAD)))
-_CREATED = (
-    update(_ITEMS)
-    .where(_ITEMS.c.id == bindparam("item_id"))
-    .values(state=ItemState.DONE, output_media_id=bindparam("media_id"), upload_secret=None, base_url=None)
-)
 
 
 _FOUND_AGAIN = (
@@ -199,7 +195,7 @@ class BatchWait:
 
 def uncount_attempt(db: Database, item_id: str) -> None:
     """Take back the delivery begin_attempt counted: the work waited and did not run."""
-    with db.connection() as c:
+    with db.statement() as c:
         c.execute(
             update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.attempts > 0).values(attempts=_ITEMS.c.attempts - 1)
         )
@@ -215,13 +211,13 @@ def batch_wait_of(row: tuple[Any, ...]) -> BatchWait:
 
 
 def batch_wait(db: Database, sub: str) -> BatchWait:
-    with db.connection() as c:
+    with db.statement() as c:
         return _batch_wait(c, sub)
 
 
 def fail(db: Database, item_id: str, error_code: str, detail: str) -> None:
     failed = {"state": ItemState.FAILED, "error_code": error_code, "error_detail": detail[:500]}
-    with db.connection() as c:
+    with db.statement() as c:
         c.execute(update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.state.not_in(FINAL)).values(**failed))
 
 
@@ -233,7 +229,7 @@ def fail_user(db: Database, sub: str, error_code: str, detail: str) -> int:
 
 
 def unfinished(db: Database, submission_id: str) -> int:
-    with db.connection() as c:
+    with db.statement() as c:
         query = select(func.count()).where(_ITEMS.c.submission_id == submission_id, UNFINISHED)
         return int(c.execute(query).scalar_one())
 
@@ -248,19 +244,19 @@ def in_state(db: Database, sub: str, state: ItemState, limit: int | None = None)
 
 
 def _items(db: Database, query: Select[Any]) -> list[Item]:
-    with db.connection() as c:
+    with db.statement() as c:
         return [Item(**row) for row in c.execute(query).mappings()]
 
 
 def mark_creating(db: Database, item_ids: list[str]) -> None:
     """Mark items as handed to batchCreate: from here the outcome is uncertain until recorded."""
-    with db.connection() as c:
+    with db.statement() as c:
         c.execute(update(_ITEMS).where(_ITEMS.c.id.in_(item_ids)).values(state=ItemState.CREATING))
 
 
 def back_to_uploaded(db: Database, item_ids: list[str]) -> None:
     """Back from `creating` to `uploaded`: batchCreate is known not to have made them (refused, or not sent)."""
-    with db.connection() as c:
+    with db.statement() as c:
         query = update(_ITEMS).where(_ITEMS.c.id.in_(item_ids), _ITEMS.c.state == ItemState.CREATING)
         c.execute(query.values(state=ItemState.UPLOADED))
 
@@ -270,10 +266,12 @@ def mark_done(db: Database, item_id: str, output_media_id: str) -> None:
 
 
 def mark_done_many(db: Database, media_ids: dict[str, str]) -> None:
-    """Items done, each with its media item (one transaction for a whole batch)."""
+    """Items done, each with its media item: one statement for a whole batch (an UPDATE each before)."""
     if media_ids:
-        with db.connection() as c:
-            c.execute(_CREATED, [{"item_id": item_id, "media_id": media} for item_id, media in media_ids.items()])
+        media = case(media_ids, value=_ITEMS.c.id)
+        query = update(_ITEMS).where(_ITEMS.c.id.in_(list(media_ids)))
+        with db.statement() as c:
+            c.execute(query.values(state=ItemState.DONE, output_media_id=media, upload_secret=None, base_url=None))
 
 
 def upload_again(db: Database, item_id: str) -> None:
@@ -308,7 +306,7 @@ def turns_due(db: Database, window: int) -> dict[str, int]:
 
 
 def in_flight(db: Database, sub: str) -> int:
-    with db.connection() as c:
+    with db.statement() as c:
         query = select(func.count()).where(_ITEMS.c.sub == sub, _ITEMS.c.state.in_(ITEM_IN_FLIGHT))
         return int(c.execute(query).scalar_one())
 
@@ -327,7 +325,7 @@ def stale(db: Database, before: datetime, limit: int = 1000) -> list[Item]:
 
 
 def touch(db: Database, item_ids: list[str]) -> None:
-    with db.connection() as c:
+    with db.statement() as c:
         c.execute(update(_ITEMS).where(_ITEMS.c.id.in_(item_ids)).values(updated_at=utcnow()))
 
 

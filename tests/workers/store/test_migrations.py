@@ -25,9 +25,23 @@ def _at(url: str, revision: str) -> None:
     engine.dispose()
 
 
+ROWS = """
+INSERT INTO submissions (id, code_hash, source, platform, status, created_at, updated_at)
+VALUES ('s', 'redeemed:s', 'picker', 'ios', 'done', now(), now());
+INSERT INTO items (id, submission_id, sub, source, source_media_id, recipe, state, attempts, created_at, updated_at)
+SELECT 'i' || n, 's', 'u' || (n % 50), 'picker', 'm' || n, 'auto-v1', 'done', 1, now(), now()
+FROM generate_series(1, 20000) n
+"""
+
+
 def test_a_migration_behind_a_long_reader_never_holds_a_photo_statement_for_long(postgres_url):
+    """20,000 items: their indexes are built CONCURRENTLY (migrations/online.py), and the ALTER TABLE before
+    them waits for the reader's lock a second at a time."""
     _at(postgres_url, "0007")
     engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as c:
+        for statement in ROWS.split(";"):
+            c.execute(sqlalchemy.text(statement))
     reader = engine.connect()
     reader.execute(sqlalchemy.text("SELECT count(*) FROM items"))  # holds its lock until it ends: a long report
     darkroom = Database(postgres_url)
@@ -47,6 +61,8 @@ def test_a_migration_behind_a_long_reader_never_holds_a_photo_statement_for_long
         reader.close()
     migrating.join(timeout=60)
     assert max(waits) < 1.5, waits  # the lock timeout is 1 s; without it, until the reader ended (2 s and more)
+    with engine.connect() as c:  # built CONCURRENTLY: a plain build in the transaction would have waited too
+        assert c.execute(sqlalchemy.text("SELECT pg_relation_size('items') > 1048576")).scalar()
     assert darkroom.schema_is_current()
     darkroom.dispose()
     with engine.connect() as c:
@@ -58,8 +74,12 @@ def test_a_migration_behind_a_long_reader_never_holds_a_photo_statement_for_long
 
 
 def test_an_index_a_cut_off_build_left_invalid_is_built_again(postgres_url):
-    _at(postgres_url, "0008")
+    _at(postgres_url, "0007")
     engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as c:
+        for statement in ROWS.split(";"):
+            c.execute(sqlalchemy.text(statement))
+    _at(postgres_url, "0008")
     with engine.begin() as c:  # as a CREATE INDEX CONCURRENTLY cut off by a lock timeout leaves it, and 0008 undone
         c.execute(
             sqlalchemy.text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('ix_items_stale')")

@@ -80,3 +80,29 @@ def test_a_status_read_waits_on_postgresql_once(postgres_url):
             assert row is not None and facts == submissions._snapshot(s, row)  # noqa: SLF001 - the outbox's facts
         assert facts is not None and facts["items"] == {"held": 3} and facts["album"]["id"] == "album-1"
         assert submissions.snapshot(db, "0" * 32) is None
+
+
+def test_a_batch_of_ten_waits_on_postgresql_a_round_trip_a_statement(postgres_url):
+    """A batchCreate's store calls (workers/photos/batches.py: the uncertain ones, the wait, the uploaded ones,
+    marked creating, marked done, the wait again, and whether the submission is complete): a statement each,
+    committed on its own, and the ten items marked done in one statement (one UPDATE each before)."""
+    with counted(postgres_url) as (db, _, proxy, submission_id, _):
+        found = [Source(f"b{i}", f"http://x/b{i}", f"b{i}.jpg", "image/jpeg") for i in range(10)]
+        ids = items.add(db, submission_id, "42", "picker", "auto-v1", found)
+        for item_id in ids:
+            items.set_state(db, item_id, "uploaded", uploaded_at=LATER)
+        items.batch_wait(db, "42")  # a pooled connection, as a worker has one
+
+        before = proxy.round_trips
+        assert items.in_state(db, "42", "creating") == []
+        assert items.batch_wait(db, "42").uploaded == 10
+        batch = [item.id for item in items.in_state(db, "42", "uploaded", 49)]
+        items.mark_creating(db, batch)
+        items.mark_done_many(db, {item_id: f"media-{item_id}" for item_id in batch})
+        assert items.batch_wait(db, "42").uploaded == 0
+        assert items.unfinished(db, submission_id) == 3  # the three held photos of `counted`
+        assert proxy.round_trips - before <= 7, proxy.round_trips - before
+        for item_id in ids:
+            item = items.get(db, item_id)
+            assert item is not None and (item.state, item.output_media_id) == ("done", f"media-{item_id}")
+            assert item.upload_secret is None and item.base_url is None
