@@ -201,9 +201,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the two schemas behind")
+    parser.add_argument("--reuse", action="store_true", help="measure the two schemas --keep left (migrated first)")
     args = parser.parse_args()
-    flight = fill(args.url, "vol_flight", args.scale, history=False)
-    year = fill(args.url, "vol_year", args.scale, history=True)
+    if args.reuse:
+        flight, year = _url(args.url, "vol_flight"), _url(args.url, "vol_year")
+    else:
+        flight = fill(args.url, "vol_flight", args.scale, history=False)
+        year = fill(args.url, "vol_year", args.scale, history=True)
     try:
         empty, full = measure(flight, args.repeat), measure(year, args.repeat)
     finally:

@@ -97,10 +97,13 @@ def prune(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     def progress(total: Any) -> None:
-        print("\rlet go: " + ", ".join(f"{n} {kind}" for kind, n in total.items()), end="", file=sys.stderr, flush=True)
+        if any(total.values()):
+            shown = ", ".join(f"{n} {kind}" for kind, n in total.items() if n)
+            print(f"\rlet go so far: {shown}", end="", file=sys.stderr, flush=True)
 
     done = retention.prune(ctx, progress=progress)
-    print(file=sys.stderr)
+    if done:
+        print(file=sys.stderr)
     print("nothing was due" if not done else "let go: " + ", ".join(f"{n} {kind}" for kind, n in done.items()))
     return 0
 

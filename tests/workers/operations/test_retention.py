@@ -140,3 +140,18 @@ def test_a_finished_submission_s_push_token_is_dropped_after_its_push_s_retry_wi
     assert retention.prune(h.ctx, now=utcnow() + datetime.timedelta(hours=12)) == {}  # its push may still retry
     assert retention.prune(h.ctx, now=utcnow() + 2 * DAY) == {"push_tokens": 1}
     assert submissions.push_token_of(h.ctx.db, h.ctx.vault, sid) is None and submissions.get(h.ctx.db, sid)
+
+
+def test_darkroom_prune_counts_then_lets_go_with_progress(h):
+    from tests.support.processes import cli, env_of
+
+    _finished_day(h, utcnow() - 40 * DAY, picks=20, photos=5)
+    _finished_day(h, utcnow() - DAY, picks=3, photos=5)
+    env = env_of(h.ctx.settings)
+    dry = cli("prune", "--dry-run", env=env)
+    assert dry.returncode == 0 and "older than 30 days: 20 submissions, 20 notifications" in dry.stdout, dry
+    assert _sizes(h) == {"submissions": 23, "items": 115, "notifications": 23}  # --dry-run changed nothing
+    done = cli("prune", env=env)
+    assert done.returncode == 0 and done.stdout == "let go: 20 submissions, 100 items, 20 notifications\n"
+    assert "let go so far: 20 submissions, 100 items, 20 notifications" in done.stderr
+    assert _sizes(h) == {"submissions": 3, "items": 15, "notifications": 3}

@@ -37,11 +37,7 @@ FROM generate_series(1, 20000) n
 def test_a_migration_behind_a_long_reader_never_holds_a_photo_statement_for_long(postgres_url):
     """20,000 items: their indexes are built CONCURRENTLY (migrations/online.py), and the ALTER TABLE before
     them waits for the reader's lock a second at a time."""
-    _at(postgres_url, "0007")
-    engine = sqlalchemy.create_engine(postgres_url)
-    with engine.begin() as c:
-        for statement in ROWS.split(";"):
-            c.execute(sqlalchemy.text(statement))
+    engine = _filled_at_0007(postgres_url)
     reader = engine.connect()
     reader.execute(sqlalchemy.text("SELECT count(*) FROM items"))  # holds its lock until it ends: a long report
     darkroom = Database(postgres_url)
@@ -61,26 +57,15 @@ def test_a_migration_behind_a_long_reader_never_holds_a_photo_statement_for_long
         reader.close()
     migrating.join(timeout=60)
     assert max(waits) < 1.5, waits  # the lock timeout is 1 s; without it, until the reader ended (2 s and more)
-    with engine.connect() as c:  # built CONCURRENTLY: a plain build in the transaction would have waited too
-        assert c.execute(sqlalchemy.text("SELECT pg_relation_size('items') > 1048576")).scalar()
-    assert darkroom.schema_is_current()
+    assert darkroom.schema_is_current() and _valid(engine, "ix_items_stale")
     darkroom.dispose()
-    with engine.connect() as c:
-        valid = c.execute(
-            sqlalchemy.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_items_stale')")
-        )
-        assert valid.scalar() is True
     engine.dispose()
 
 
 def test_an_index_a_cut_off_build_left_invalid_is_built_again(postgres_url):
-    _at(postgres_url, "0007")
-    engine = sqlalchemy.create_engine(postgres_url)
-    with engine.begin() as c:
-        for statement in ROWS.split(";"):
-            c.execute(sqlalchemy.text(statement))
+    engine = _filled_at_0007(postgres_url)
     _at(postgres_url, "0008")
-    with engine.begin() as c:  # as a CREATE INDEX CONCURRENTLY cut off by a lock timeout leaves it, and 0008 undone
+    with engine.begin() as c:  # as a CREATE INDEX CONCURRENTLY cut off (a crash, a stopped deploy) leaves it
         c.execute(
             sqlalchemy.text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('ix_items_stale')")
         )
@@ -88,9 +73,22 @@ def test_an_index_a_cut_off_build_left_invalid_is_built_again(postgres_url):
     darkroom = Database(postgres_url)
     darkroom.migrate()
     darkroom.dispose()
-    with engine.connect() as c:
-        valid = c.execute(
-            sqlalchemy.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_items_stale')")
-        )
-        assert valid.scalar() is True
+    assert _valid(engine, "ix_items_stale")
     engine.dispose()
+
+
+def _filled_at_0007(url: str) -> sqlalchemy.Engine:
+    """A database at 0007 with 20,000 items: more than a megabyte, so 0008 builds their indexes CONCURRENTLY."""
+    _at(url, "0007")
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as c:
+        for statement in ROWS.split(";"):
+            c.execute(sqlalchemy.text(statement))
+        assert c.execute(sqlalchemy.text("SELECT pg_relation_size('items') > 1048576")).scalar()
+    return engine
+
+
+def _valid(engine: sqlalchemy.Engine, index: str) -> bool:
+    with engine.connect() as c:
+        query = sqlalchemy.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:i)")
+        return c.execute(query, {"i": index}).scalar() is True

@@ -13,6 +13,7 @@ release's code never reads a NULL there (it reads submission_id of unfinished it
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,16 +28,19 @@ depends_on: str | Sequence[str] | None = None
 # The predicates are literals, as the queries that use them write them (workers/store/items.py): PostgreSQL
 # uses a partial index only for a query whose WHERE clause implies the index's, which it cannot prove of a
 # bound parameter.
-INDEXES = [
+# (name, table, columns, partial predicate[, columns carried for index-only counts on PostgreSQL])
+INDEXES: list[tuple[Any, ...]] = [
     # the sweeper's stale items: unfinished and not waiting for a turn
     ("ix_items_stale", "items", ["updated_at"], "state NOT IN ('done', 'failed', 'skipped', 'held')"),
     # whether a submission is complete, for one or for all processing ones at once
     ("ix_items_open_by_submission", "items", ["submission_id"], "state NOT IN ('done', 'failed', 'skipped')"),
     # items finished lately: darkroom status's last day (one entry per photo, written as it finishes)
-    ("ix_items_finished", "items", ["updated_at"], "state IN ('done', 'failed', 'skipped')"),
+    ("ix_items_finished", "items", ["updated_at"], "state IN ('done', 'failed', 'skipped')", ("state",)),
     # a user's items in a state, oldest first: the batch wait, a turn's release, what is in flight
     ("ix_items_sub_state", "items", ["sub", "state", "created_at"], None),
-    ("ix_submissions_updated_at", "submissions", ["updated_at"], None),  # retention, status's last day
+    ("ix_submissions_updated_at", "submissions", ["updated_at"], None, ("status",)),  # retention, the last day
+    # the day's failures, newest first: few, among a year of them
+    ("ix_submissions_status_updated", "submissions", ["status", "updated_at"], None),
     (
         "ix_submissions_code_kept",
         "submissions",
@@ -54,12 +58,12 @@ INDEXES = [
 def upgrade() -> None:
     with op.batch_alter_table("items") as batch:
         batch.alter_column("submission_id", existing_type=sa.String(32), nullable=True)
-    for name, table, columns, where in INDEXES:
-        create_index(name, table, columns, where)
+    for name, table, columns, where, *include in INDEXES:
+        create_index(name, table, columns, where, *include)
 
 
 def downgrade() -> None:
-    for name, table, _, _ in reversed(INDEXES):
+    for name, table, *_ in reversed(INDEXES):
         drop_index(name, table)
     with op.batch_alter_table("items") as batch:
         batch.alter_column("submission_id", existing_type=sa.String(32), nullable=False)
