@@ -110,7 +110,7 @@ USE_CASES: dict[str, tuple[UseCase, Callable[[tuple[Any, ...], BaseException | N
     "create_items": (batches.create_items, None),
     "revoke_user": (revocation.revoke_user, None),
     "apply_security_event": (risc.apply_security_event, None),
-    "sweep": (sweeper.sweep_once_per_interval, None),
+    "sweep": (sweeper.periodic_sweep, None),
     "deliver_notification": (outbox.deliver_notification, None),
 }
 

@@ -82,7 +82,7 @@ def _finish(ctx: Context, submission_id: str) -> str:
     return "finished"
 
 
-def sweep_once_per_interval(ctx: Context, _: str = "") -> None:
+def periodic_sweep(ctx: Context, _: str = "") -> None:
     """Sent every sweep interval by each maintenance process (workers.queue.middleware.Periodic): the first to
     claim the interval sweeps, the others find it claimed. One that fails leaves it to the next interval's: no
     dead letter for an operator to clear, and no retrying sweep piling up per interval through an outage."""

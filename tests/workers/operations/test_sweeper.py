@@ -79,7 +79,7 @@ def test_a_sweep_that_meets_an_outage_leaves_it_to_the_next_interval(uc, caplog)
     from workers.context import Context
 
     down = uc.ctx.settings.model_copy(update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/none"})
-    sweeper.sweep_once_per_interval(Context(down))
+    sweeper.periodic_sweep(Context(down))
     assert "the sweep failed (Outage: the database is out of reach" in caplog.text
 
 
