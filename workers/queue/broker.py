@@ -6,6 +6,7 @@ never apply; workers.queue.middleware.Budgets gives each actor its bounded budge
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from workers.queue.connection import ScriptCall, options, run_scripts
 from workers.queue.middleware import ActorCPU, Budgets, GiveUp, HandBack, Lane, Periodic, Redelivery
 from workers.queue.table import LANES, QUEUES
 
+log = logging.getLogger(__name__)
 _broker: dramatiq.Broker | None = None
 
 
@@ -175,13 +177,18 @@ class Consumer(_RedisConsumer):
         and `darkroom dead list` could say no more than "no reason recorded". Two round trips, in order (a
         pipeline would run the nack first when Redis has yet to learn the other script): a nack is rare."""
         bodies = f"{self.broker.namespace}:{self.queue_name}.msgs"
+        keep: ScriptCall = (
+            self.broker.keep_failed_script,
+            [bodies],
+            [message.options["redis_message_id"], message.encode()],
+        )
         try:
-            self.broker.run(
-                [(self.broker.keep_failed_script, [bodies], [message.options["redis_message_id"], message.encode()])]
-            )
+            self.broker.run([keep])
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self.queued_message_ids.discard(message.message_id)
+            self.queued_message_ids.discard(message.message_id)  # as dramatiq's nack: no longer this consumer's
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        except redis.RedisError:  # the reason is lost, not the message: nacked as dramatiq would
+            log.warning("could not keep the reason of failed message %s", message.message_id, exc_info=True)
         super().nack(message)  # type: ignore[no-untyped-call]
 
     def _wait(self) -> None:
