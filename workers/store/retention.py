@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Select, Table, delete, func, select, update
 
 from workers.store import items
 from workers.store.db import Database, changed
@@ -35,46 +35,53 @@ KINDS = ("submissions", "items", "ledger", "notifications", "security_events", "
 _NOT_PENDING = (NotificationState.DELIVERED, NotificationState.DROPPED, NotificationState.DEAD)
 
 
-def _finished_submissions(cutoff: datetime, batch: int) -> Any:
-    """Finished before `cutoff`, none of whose items is still on its way (a reprocess may have started one
-    over: the submission is then processing again, but between the two it must stay)."""
+def _due(cutoff: datetime, push_cutoff: datetime) -> dict[str, Select[Any]]:
+    """The ids each kind lets go, oldest first where it matters; `prune_batch` takes a batch of each, `backlog`
+    counts them. A finished submission goes only while none of its items is on its way (a reprocess may have
+    started one over: the submission is then processing again, but between the two it must stay)."""
     open_item = select(_ITEMS.c.id).where(_ITEMS.c.submission_id == _SUBMISSIONS.c.id, items.UNFINISHED)
-    return (
-        select(_SUBMISSIONS.c.id)
-        .where(_SUBMISSIONS.c.updated_at < cutoff, _SUBMISSIONS.c.status.in_(SUBMISSION_FINAL), ~open_item.exists())
-        .order_by(_SUBMISSIONS.c.updated_at)
-        .limit(batch)
-    )
+    finished = _SUBMISSIONS.c.status.in_(SUBMISSION_FINAL)
+    return {
+        "submissions": select(_SUBMISSIONS.c.id)
+        .where(_SUBMISSIONS.c.updated_at < cutoff, finished, ~open_item.exists())
+        .order_by(_SUBMISSIONS.c.updated_at),
+        "notifications": select(_NOTIFICATIONS.c.id).where(
+            _NOTIFICATIONS.c.created_at < cutoff, _NOTIFICATIONS.c.state.in_(_NOT_PENDING)
+        ),
+        "security_events": select(_EVENTS.c.jti).where(
+            _EVENTS.c.received_at < cutoff, _EVENTS.c.applied_at.is_not(None)
+        ),
+        "tombstones": select(_GRANTS.c.sub).where(_GRANTS.c.updated_at < cutoff, _GRANTS.c.state == GrantState.DELETED),
+        "push_tokens": select(_SUBMISSIONS.c.id).where(
+            _SUBMISSIONS.c.push_secret.is_not(None), _SUBMISSIONS.c.updated_at < push_cutoff, finished
+        ),
+    }
+
+
+_KEYS = {
+    "notifications": (_NOTIFICATIONS, _NOTIFICATIONS.c.id),
+    "security_events": (_EVENTS, _EVENTS.c.jti),
+    "tombstones": (_GRANTS, _GRANTS.c.sub),
+}
 
 
 def prune_batch(db: Database, cutoff: datetime, push_cutoff: datetime, batch: int) -> Counter[str]:
-    """One batch of each kind; what was let go, by kind (all zero: nothing is left to do)."""
+    """One batch of each kind, each in its own transaction; what was let go, by kind (all zero: nothing is left
+    to do)."""
     done: Counter[str] = Counter({kind: 0 for kind in KINDS})
-    with db.connection() as c:
-        ids = list(c.execute(_finished_submissions(cutoff, batch)).scalars())
-        if ids:
-            done.update(_submissions(c, ids))
-    with db.connection() as c:
-        old = select(_NOTIFICATIONS.c.id).where(
-            _NOTIFICATIONS.c.created_at < cutoff, _NOTIFICATIONS.c.state.in_(_NOT_PENDING)
-        )
-        done["notifications"] += _delete_ids(c, _NOTIFICATIONS, _NOTIFICATIONS.c.id, old.limit(batch))
-    with db.connection() as c:
-        old = select(_EVENTS.c.jti).where(_EVENTS.c.received_at < cutoff, _EVENTS.c.applied_at.is_not(None))
-        done["security_events"] += _delete_ids(c, _EVENTS, _EVENTS.c.jti, old.limit(batch))
-    with db.connection() as c:
-        old = select(_GRANTS.c.sub).where(_GRANTS.c.updated_at < cutoff, _GRANTS.c.state == GrantState.DELETED)
-        done["tombstones"] += _delete_ids(c, _GRANTS, _GRANTS.c.sub, old.limit(batch))
-    with db.connection() as c:
-        kept = select(_SUBMISSIONS.c.id).where(
-            _SUBMISSIONS.c.push_secret.is_not(None),
-            _SUBMISSIONS.c.updated_at < push_cutoff,
-            _SUBMISSIONS.c.status.in_(SUBMISSION_FINAL),
-        )
-        ids = list(c.execute(kept.limit(batch)).scalars())
-        if ids:
-            query = update(_SUBMISSIONS).where(_SUBMISSIONS.c.id.in_(ids)).values(push_secret=None)
-            done["push_tokens"] += changed(c.execute(query))
+    for kind, chosen in _due(cutoff, push_cutoff).items():
+        with db.connection() as c:
+            ids = list(c.execute(chosen.limit(batch)).scalars())
+            if not ids:
+                continue
+            if kind == "submissions":
+                done.update(_submissions(c, ids))
+            elif kind == "push_tokens":
+                query = update(_SUBMISSIONS).where(_SUBMISSIONS.c.id.in_(ids)).values(push_secret=None)
+                done[kind] += changed(c.execute(query))
+            else:
+                table, key = _KEYS[kind]
+                done[kind] += changed(c.execute(delete(table).where(key.in_(ids))))
     return done
 
 
@@ -95,37 +102,11 @@ def _submissions(c: Connection, ids: list[str]) -> Counter[str]:
     return done
 
 
-def _delete_ids(c: Connection, table: Table, key: Any, chosen: Any) -> int:
-    ids = list(c.execute(chosen).scalars())
-    return changed(c.execute(delete(table).where(key.in_(ids)))) if ids else 0
-
-
 def backlog(db: Database, cutoff: datetime, push_cutoff: datetime, cap: int) -> dict[str, int]:
     """How many rows wait to be let go, by kind, counted up to `cap` each (through the same indexes): zero or
     small when pruning keeps up."""
-
-    def count(query: Any) -> int:
-        return int(c.execute(select(func.count()).select_from(query.limit(cap).subquery())).scalar_one())
-
     with db.connection() as c:
         return {
-            "submissions": count(_finished_submissions(cutoff, cap)),
-            "notifications": count(
-                select(_NOTIFICATIONS.c.id).where(
-                    _NOTIFICATIONS.c.created_at < cutoff, _NOTIFICATIONS.c.state.in_(_NOT_PENDING)
-                )
-            ),
-            "security_events": count(
-                select(_EVENTS.c.jti).where(_EVENTS.c.received_at < cutoff, _EVENTS.c.applied_at.is_not(None))
-            ),
-            "tombstones": count(
-                select(_GRANTS.c.sub).where(_GRANTS.c.updated_at < cutoff, _GRANTS.c.state == GrantState.DELETED)
-            ),
-            "push_tokens": count(
-                select(_SUBMISSIONS.c.id).where(
-                    _SUBMISSIONS.c.push_secret.is_not(None),
-                    _SUBMISSIONS.c.updated_at < push_cutoff,
-                    _SUBMISSIONS.c.status.in_(SUBMISSION_FINAL),
-                )
-            ),
+            kind: int(c.execute(select(func.count()).select_from(chosen.limit(cap).subquery())).scalar_one())
+            for kind, chosen in _due(cutoff, push_cutoff).items()
         }
