@@ -76,10 +76,13 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def unflushed_redis_url() -> str:
-    """The test Redis on the database after `redis_url`'s, which no test flushes: for a test that runs for seconds
-    against Redis with keys of its own names (another xdist worker's `redis_url` would flush them mid-test)."""
+    """A test Redis database no test flushes and no e2e stack uses: for a test that runs for seconds against Redis
+    with keys of its own names (an xdist worker's `redis_url` would flush them mid-test)."""
     where = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
-    url = f"redis://{where.get('host', '127.0.0.1')}:{where.get('port', 6379)}/{int(where.get('db', 0)) + 1}"
+    # Counted down from Redis's last database (15), as `redis_url`'s count up from the base one: "the one after
+    # this worker's" was the next worker's `redis_url`, which flushed it, and whose e2e stacks shared it.
+    db = 15 - int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    url = f"redis://{where.get('host', '127.0.0.1')}:{where.get('port', 6379)}/{db}"
     try:
         redis.Redis.from_url(url).ping()
     except redis.RedisError as exc:
