@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     max_download_bytes: int = 150 * 1024 * 1024
     id_token_clock_skew_s: int = 10
     access_token_margin_s: int = 300
+    # A user's token refresh that fails for any reason but invalid_grant cools down that user's refreshes, for
+    # every process: refresh_cooldown_s, doubling with each failure in a row up to refresh_cooldown_max_s. Work
+    # that needs the token waits meanwhile, failing nothing (one broken configuration made 60,000 refreshes a
+    # day at a token vault without one: ../shared/reference/operations.md §4).
+    refresh_cooldown_s: float = Field(default=30.0, gt=0.0)
+    refresh_cooldown_max_s: float = Field(default=900.0, gt=0.0)
+    # Google ends a refresh token unused for six months: the maintenance worker refreshes a grant idle for this
+    # many days (0: never), spread over the day, a few at each sweep (README: Grants over the years).
+    grant_keepalive_days: int = Field(default=30, ge=0, le=150)
     exchange_max_age_ms: int = 10 * 60 * 1000
     recipe: str = "auto-v1"
     # Delivery: Google asks for at least 30 s after a 429; the sweeper re-enqueues what has not moved for

@@ -60,7 +60,7 @@ async def fill_album(request: Request) -> Response:
 
 async def mint_code(request: Request) -> Response:
     body = await json_body(request)
-    known = ("scopes", "granted", "client_id", "redirect_uri", "prompt", "azp")
+    known = ("scopes", "granted", "client_id", "redirect_uri", "prompt", "azp", "refresh_token_expires_in")
     try:
         code = _google(request).mint_code(body["sub"], **{k: body[k] for k in known if k in body})
     except KeyError:
@@ -118,6 +118,17 @@ async def lifetimes(request: Request) -> Response:
     if request.method == "POST":
         google.lifetimes = dataclasses.replace(google.lifetimes, **await json_body(request))
     return JSONResponse(dataclasses.asdict(google.lifetimes))
+
+
+async def clock(request: Request) -> Response:
+    """Google's clock: GET how far it was moved, POST {"advance_s": N} to move it N seconds ahead (months pass
+    for codes, tokens and grants; what signs with a time, ID tokens and security events, keeps the real one)."""
+    google = _google(request)
+    if request.method == "POST":
+        body = await json_body(request)
+        with google.lock:
+            google.clock_offset_s += float(body.get("advance_s", 0))
+    return JSONResponse({"offset_s": google.clock_offset_s, "now": google.now()})
 
 
 async def quota(request: Request) -> Response:
@@ -233,6 +244,7 @@ routes = [
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/quota", quota, methods=["GET", "POST"]),
+    Route("/_admin/clock", clock, methods=["GET", "POST"]),
     Route("/_admin/state", state, methods=["GET"]),
     Route("/_admin/requests", requests_log, methods=["GET"]),
     Route("/_admin/tokens", tokens, methods=["GET"]),

@@ -22,7 +22,8 @@ class AdminClient:
         return response.json() if response.headers.get("content-type", "").startswith("application/json") else None
 
     def faults(self) -> list[dict[str, Any]]:
-        """The faults injected and not yet used up (`count` is what is left of each)."""
+        """The faults injected and not yet used up (`count` is what is left of each; one injected `for_s`
+        seconds answers every request until `until`, epoch seconds)."""
         return list(self._call("GET", "faults")["faults"])
 
     def add_user(self, photos: int = 0, **fields: Any) -> dict[str, Any]:
@@ -39,6 +40,10 @@ class AdminClient:
 
     def revoke(self, sub: str) -> int:
         return self._call("POST", "revoke", {"sub": sub})["revoked"]
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move Google's clock `seconds` ahead (codes, tokens and grants age); how far it is moved in all."""
+        return float(self._call("POST", "clock", {"advance_s": seconds})["offset_s"])
 
     def expire_access_tokens(self, sub: str) -> int:
         return self._call("POST", "expire-tokens", {"sub": sub})["expired"]

@@ -27,6 +27,9 @@ SCOPE_ALIASES = {
     "profile": "https://www.googleapis.com/auth/userinfo.profile",
 }
 DEFAULT_SCOPES = ("openid", "email", "profile", PICKER_SCOPE, APPENDONLY, APPCREATED)
+# A refresh token unused this long ends: "six months" (developers.google.com/identity/protocols/oauth2#expiration),
+# read as its shortest, 180 days.
+UNUSED_REFRESH_TOKEN_S = 180 * 86_400
 DEMO_CLIENT_ID = "darkroom-demo.apps.googleusercontent.com"
 DEMO_CLIENT_SECRET = "demo-client-secret"
 
@@ -105,6 +108,7 @@ class Code:
     offline: bool
     azp: str
     used: bool = False
+    refresh_lifetime_s: float | None = None  # time-based access: the user chose how long darkroom may act
 
 
 @dataclass
@@ -114,6 +118,8 @@ class Grant:
     client_id: str
     scopes: list[str]
     revoked: bool = False
+    used_at: float = 0.0  # issued or last used to refresh, on Google's clock: unused for six months, it ends
+    expires_at: float | None = None  # time-based access: it ends then, whatever its use
 
 
 @dataclass
@@ -133,6 +139,7 @@ class Fault:
     retry_after_s: int | None = None
     delay_s: float = 0.0
     error: str | None = None  # on OAuth endpoints: the RFC 6749 error code of the answer
+    until: float | None = None  # a fault for a while (`for_s` when injected): every request until then, uncounted
 
 
 class Google:
@@ -156,6 +163,11 @@ class Google:
         self.uploads: dict[str, Any] = {}
         self.base_urls: dict[str, Any] = {}
         self.quota = Quota()  # the Library API's, for the whole project
+        self.clock_offset_s = 0.0  # how far Google's clock was moved ahead (/_admin/clock): months in a test
+
+    def now(self) -> float:
+        """Google's clock for what ends with time (codes, tokens, grants): the real one, moved by the offset."""
+        return time.time() + self.clock_offset_s
 
     # --- users and codes (the control surface) -------------------------------------------------
 
@@ -185,8 +197,10 @@ class Google:
         redirect_uri: str = "",
         prompt: str | None = None,
         azp: str | None = None,
+        refresh_token_expires_in: float | None = None,
     ) -> str:
-        """A one-time code as the app's sign-in returns it; `granted` narrows what the user allowed."""
+        """A one-time code as the app's sign-in returns it; `granted` narrows what the user allowed, and
+        `refresh_token_expires_in` grants time-based access (the refresh token ends after so many seconds)."""
         with self.lock:
             client_id = client_id or next(iter(self.clients))
             user = self.users[sub]
@@ -194,8 +208,11 @@ class Google:
             user.consented.add(client_id)
             chosen = list(granted if granted is not None else (scopes or DEFAULT_SCOPES))
             code = "4/0A" + secrets.token_urlsafe(60)
-            expires = time.time() + self.lifetimes.code_s
-            self.codes[code] = Code(sub, client_id, chosen, redirect_uri, expires, offline, azp or client_id)
+            expires = self.now() + self.lifetimes.code_s
+            self.codes[code] = Code(
+                sub, client_id, chosen, redirect_uri, expires, offline, azp or client_id,
+                refresh_lifetime_s=refresh_token_expires_in,
+            )  # fmt: skip
             return code
 
     def revoke_user(self, sub: str) -> int:
@@ -225,7 +242,7 @@ class Google:
                 raise OAuthError("invalid_grant", "Malformed auth code.")
             if code.used:
                 raise OAuthError("invalid_grant", "Code was already redeemed.")
-            if code.expires_at < time.time():
+            if code.expires_at < self.now():
                 raise OAuthError("invalid_grant", "Bad Request")
             if code.client_id != client_id:
                 raise OAuthError("unauthorized_client", "Unauthorized")
@@ -236,21 +253,33 @@ class Google:
             code.used = True
             grant = None
             if code.offline:
-                grant = Grant("1//0" + secrets.token_urlsafe(80), code.sub, client_id, code.scopes)
+                grant = Grant("1//0" + secrets.token_urlsafe(80), code.sub, client_id, code.scopes, used_at=self.now())
+                if code.refresh_lifetime_s is not None:
+                    grant.expires_at = self.now() + code.refresh_lifetime_s
                 self.grants[grant.refresh_token] = grant
             return self._token_response(code.sub, client_id, code.scopes, grant, code.azp, with_refresh=True)
 
     def refresh(self, refresh_token: str, client_id: str) -> dict[str, Any]:
         with self.lock:
-            grant = self.grants.get(refresh_token)
+            grant, now = self.grants.get(refresh_token), self.now()
+            if grant is not None and not grant.revoked and self._ended(grant, now):
+                grant.revoked = True  # for good: using it later does not bring it back
             if grant is None or grant.revoked or grant.client_id != client_id:
                 raise OAuthError("invalid_grant", "Token has been expired or revoked.")
+            grant.used_at = now
             rotate = self.lifetimes.rotate_refresh_tokens
             if rotate:  # the old refresh token dies, as Google's do when it issues a new one
                 del self.grants[refresh_token]
                 grant.refresh_token = "1//0" + secrets.token_urlsafe(80)
                 self.grants[grant.refresh_token] = grant
             return self._token_response(grant.sub, client_id, grant.scopes, grant, client_id, with_refresh=rotate)
+
+    @staticmethod
+    def _ended(grant: Grant, now: float) -> bool:
+        """Unused for six months, or past the end of time-based access (developers.google.com/identity/protocols/
+        oauth2#expiration): Google answers invalid_grant, as for a revoked one."""
+        unused = now - grant.used_at > UNUSED_REFRESH_TOKEN_S
+        return unused or (grant.expires_at is not None and now >= grant.expires_at)
 
     def revoke_token(self, token: str) -> None:
         with self.lock:
@@ -273,7 +302,7 @@ class Google:
         self, sub: str, client_id: str, scopes: list[str], grant: Grant | None, azp: str, *, with_refresh: bool
     ) -> dict[str, Any]:
         access = "ya29." + secrets.token_urlsafe(100)
-        expires = time.time() + self.lifetimes.access_token_s
+        expires = self.now() + self.lifetimes.access_token_s
         self.access_tokens[access] = AccessToken(sub, client_id, scopes, expires, grant)
         body: dict[str, Any] = {
             "access_token": access,
@@ -285,6 +314,8 @@ class Google:
             body["id_token"] = self._id_token(sub, client_id, scopes, azp, access)
         if with_refresh and grant is not None:
             body["refresh_token"] = grant.refresh_token
+        if grant is not None and grant.expires_at is not None:  # time-based access: what is left of it
+            body["refresh_token_expires_in"] = max(0, int(grant.expires_at - self.now()))
         return body
 
     def _id_token(self, sub: str, client_id: str, scopes: list[str], azp: str, access: str) -> str:
@@ -358,7 +389,7 @@ class Google:
             return None
         with self.lock:
             token = self.access_tokens.get(header[len("Bearer ") :].strip())
-            if token is None or token.expires_at < time.time():
+            if token is None or token.expires_at < self.now():
                 return None
             return token
 
@@ -366,13 +397,21 @@ class Google:
 
     def inject_fault(self, endpoint: str, *, status: int | None = None, count: int = 1, **kw: Any) -> None:
         with self.lock:
-            fault = Fault(endpoint, status, count, kw.get("retry_after_s"), kw.get("delay_s", 0.0), kw.get("error"))
+            until = time.time() + float(kw["for_s"]) if kw.get("for_s") is not None else None
+            fault = Fault(
+                endpoint, status, count, kw.get("retry_after_s"), kw.get("delay_s", 0.0), kw.get("error"), until
+            )
             self.faults.append(fault)
 
     def take_fault(self, endpoint: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.count > 0 and fnmatch.fnmatchcase(endpoint, fault.endpoint):
+                if not fnmatch.fnmatchcase(endpoint, fault.endpoint):
+                    continue
+                if fault.until is not None:
+                    if time.time() < fault.until:
+                        return fault
+                elif fault.count > 0:
                     fault.count -= 1
                     return fault
             return None

@@ -20,7 +20,7 @@ import pipelines
 from settings import get_settings
 from workers import logs
 from workers.context import Context, get_context, is_set, set_context
-from workers.errors import Outage, QuotaWait, RateLimited
+from workers.errors import GoogleWait, Outage, QuotaWait, RateLimited
 from workers.google import photos as google_photos
 from workers.grants import exchange, revocation, risc
 from workers.notify import outbox
@@ -68,19 +68,20 @@ def run(name: str, use_case: UseCase, object_id: str) -> None:
     ctx = get_context()
     try:
         use_case(ctx, object_id)
-    except QuotaWait as exc:
-        # Google's quota: the work waits, failing nothing and spending no retry. While a day's quota is spent it
-        # comes back each probe interval (spread out), when one of them may probe; a slow-down is waited out.
+    except GoogleWait as exc:
+        # Google's quota, or the user's refresh cooling down: the work waits, failing nothing and spending no
+        # retry. While a day's quota is spent it comes back each probe interval (spread out), when one of them
+        # may probe; a slow-down (at least what Google asks after a 429) and a cool-down are waited out.
         wait_s = exc.delay_s or 0.0
         if exc.daily:
             wait_s = min(wait_s, ctx.settings.quota_probe_interval_s * random.uniform(1.0, 1.5))
-        else:
+        elif isinstance(exc, QuotaWait):
             wait_s = max(wait_s, ctx.settings.rate_limit_min_delay_s)
         wait_s *= random.uniform(1.0, 1.25)  # spread out: the waiting messages must not all come back at once
         # One waiting message per piece of work: a copy (the sweeper's, a redelivery's) that finds one is dropped.
         if ctx.locks.claim(f"waiting:{name}:{object_id}", wait_s * 0.9):
             messages.send(name, object_id, delay_ms=int(wait_s * 1000))
-            log.info("waits %.0f s for Google's quota: %s", wait_s, exc, extra={"actor": name})
+            log.info("waits %.0f s for Google: %s", wait_s, exc, extra={"actor": name})
     except Outage as exc:
         # Our own database or Redis is out of reach: try again in a few seconds, spending no budget, so the work
         # goes on within seconds of the outage's end, however long it lasted (docs/faults.md).

@@ -19,7 +19,9 @@ DarkroomError
 └── TransientError
     ├── Unavailable       5xx, timeouts, connection errors; the database, Redis or a lock out of reach
     └── RateLimited       429, with the delay to wait
-        └── QuotaWait     Google's quota is spent or being hit: wait, shared, failing nothing, spending no retry
+        └── GoogleWait    Google cannot be asked yet: wait, shared, failing nothing, spending no retry
+            ├── QuotaWait     Google's quota is spent or being hit
+            └── RefreshWait   the user's token refresh failed moments ago: its cool-down
 
 Third-party exceptions are translated into these once, at their own boundary: workers.google for Google,
 workers.store for the database, workers.queue and workers.intake.limits for Redis.
@@ -132,12 +134,27 @@ class RateLimited(TransientError):
         self.delay_s = delay_s
 
 
-class QuotaWait(RateLimited, error_code="google_quota"):
-    """Google's quota is spent for the day (`daily`) or being hit (a per-minute or hidden limit): the work waits
-    until `until` (naive UTC), shared by every caller of that API, without failing and spending no retry."""
+class GoogleWait(RateLimited):
+    """Google cannot be asked yet: the work waits until `until` (naive UTC), shared by every caller it concerns,
+    without failing and spending no retry (workers.actors.run). `daily`: until a quota's day turns."""
 
     def __init__(self, message: str, until: datetime.datetime, *, daily: bool, delay_s: float | None = None) -> None:
         if delay_s is None:
             delay_s = max(0.0, (until - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds())
         super().__init__(message, delay_s)
         self.until, self.daily = until, daily
+
+
+class QuotaWait(GoogleWait, error_code="google_quota"):
+    """Google's quota is spent for the day (`daily`) or being hit (a per-minute or hidden limit), for every
+    caller of that API."""
+
+
+class RefreshWait(GoogleWait, error_code="token_refresh"):
+    """A refresh of the user's access token failed moments ago, for any reason but invalid_grant (a 5xx, a
+    timeout, a refused client): the user's refreshes cool down, shared by every process, and work that needs a
+    token waits `delay_s` as for Google's quota, rather than refreshing again, failing or spending a retry."""
+
+    def __init__(self, message: str, wait_s: float) -> None:
+        until = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=wait_s)
+        super().__init__(message, until, daily=False, delay_s=wait_s)

@@ -21,11 +21,12 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 # Short clocks so a run proves recovery in seconds: sweep every second, call work stuck after 5 s,
-# 1 s after a 429, a 2 s HTTP timeout.
+# 1 s after a 429 or a failed refresh, a 2 s HTTP timeout.
 FAST = {
     "DARKROOM_SWEEP_INTERVAL_S": "1",
     "DARKROOM_STALE_AFTER_S": "5",
     "DARKROOM_RATE_LIMIT_MIN_DELAY_S": "1",
+    "DARKROOM_REFRESH_COOLDOWN_S": "1",
     "DARKROOM_HTTP_TIMEOUT_S": "2",
     "DARKROOM_CREATE_BATCH_DELAY_MS": "300",
     "DARKROOM_PHOTOS_THREADS": "2",

@@ -22,6 +22,14 @@ def test_fault_hits_the_next_n_matching_requests_then_clears(emulator, admin):
     assert api.call("GET", "/library/v1/albums").status_code == 200
 
 
+def test_fault_for_a_while_hits_every_matching_request_until_it_is_over(emulator, admin):
+    _, api = sign_in(emulator.url, admin)
+    admin.inject_fault("library.albums.list", status=500, for_s=1.0)
+    assert [api.call("GET", "/library/v1/albums").status_code for _ in range(5)] == [500] * 5
+    time.sleep(1.0)
+    assert api.call("GET", "/library/v1/albums").status_code == 200
+
+
 def test_fault_on_the_token_endpoint_uses_oauth_shape(emulator, admin):
     admin.inject_fault("oauth.token.*", status=503)
     user = admin.add_user()

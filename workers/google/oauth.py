@@ -53,6 +53,8 @@ class TokenResponse:
     scopes: tuple[str, ...]
     refresh_token: str | None
     id_token: str | None
+    # When Google ends the refresh token, if it said (refresh_token_expires_in: the user granted time-based access)
+    refresh_expires_at: datetime.datetime | None = None
 
     def __repr__(self) -> str:  # never print the tokens
         return f"TokenResponse(scopes={self.scopes!r}, expires_at={self.expires_at!r})"
@@ -144,4 +146,12 @@ def _token_response(body: dict[str, Any]) -> TokenResponse:
         scopes=tuple(str(body.get("scope", "")).split()),
         refresh_token=body.get("refresh_token") or None,
         id_token=body.get("id_token"),
+        refresh_expires_at=_after(now, body.get("refresh_token_expires_in")),
     )
+
+
+def _after(now: datetime.datetime, seconds: Any) -> datetime.datetime | None:
+    try:
+        return now + datetime.timedelta(seconds=int(seconds)) if seconds is not None else None
+    except (TypeError, ValueError, OverflowError):
+        return None  # not a number of seconds: as if Google had said nothing

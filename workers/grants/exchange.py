@@ -79,6 +79,7 @@ def _store(
         state=state,
         access=tokens.usable(answer, ctx.settings.access_token_margin_s),
         refresh_token=answer.refresh_token,
+        refresh_expires_at=answer.refresh_expires_at,
     )
     submissions.update_fields(ctx.db, submission_id, sub=sub)
     if missing:

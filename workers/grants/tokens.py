@@ -11,7 +11,7 @@ import logging
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import GrantRevoked
+from workers.errors import DarkroomError, GrantRevoked, RefreshWait
 from workers.google import oauth
 from workers.google.photos import Photos, UserCredentials, user_credentials
 from workers.store import grants, hotpath, items, submissions
@@ -48,12 +48,15 @@ def access_for(ctx: Context, sub: str, grant: Grant | None = None) -> Access:
 
 
 def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
-    """Refresh once for everyone: under the user's lock, re-read, and only refresh if still stale."""
+    """Refresh once for everyone: under the user's lock, re-read, and only refresh if still stale. While the
+    user's refreshes cool down after a failure, the caller waits (RefreshWait) instead."""
+    _cooling(ctx, sub)  # before the lock: a queue of the user's photos does not line up on it to hear this
     with ctx.locks.hold(f"refresh:{sub}"):
         _require_active(ctx, sub)
         access = grants.access_of(ctx.db, ctx.vault, sub)
         if access is not None and access.token != stale and _fresh(access):
             return access
+        _cooling(ctx, sub)  # the holder before us failed
         refresh_token = grants.refresh_token_of(ctx.db, ctx.vault, sub)
         if refresh_token is None:
             raise GrantRevoked("no refresh token is stored for this user")
@@ -62,11 +65,24 @@ def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
         except GrantRevoked:
             revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
             raise
+        except DarkroomError as exc:
+            settings = ctx.settings
+            wait_s = ctx.locks.cool_down(f"refresh:{sub}", settings.refresh_cooldown_s, settings.refresh_cooldown_max_s)
+            log.warning("refresh failed; the user's refreshes cool down %.0f s: %s", wait_s, exc, extra={"sub": sub})
+            raise RefreshWait(f"the token refresh failed ({exc.__class__.__name__}): cooling down", wait_s) from exc
+        ctx.locks.warm(f"refresh:{sub}")
         metrics.refreshed()
         fresh = usable(answer, ctx.settings.access_token_margin_s)
-        grants.store_refresh(ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes)
+        grants.store_refresh(
+            ctx.db, ctx.vault, sub, fresh, answer.refresh_token, answer.scopes, answer.refresh_expires_at
+        )
         log.info("refreshed access token", extra={"sub": sub})
         return fresh
+
+
+def _cooling(ctx: Context, sub: str) -> None:
+    if (wait_s := ctx.locks.cooling(f"refresh:{sub}")) > 0:
+        raise RefreshWait("the user's token refresh failed moments ago: cooling down", wait_s)
 
 
 def revoke_locally(ctx: Context, sub: str, detail: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from workers.context import Context
 from workers.errors import DarkroomError, GaveUp
+from workers.grants import keepalive
 from workers.operations import retention
 from workers.photos import completion, turns
 from workers.queue import messages
@@ -90,6 +91,7 @@ def periodic_sweep(ctx: Context, _: str = "") -> None:
         if ctx.locks.claim("sweep", ctx.settings.sweep_interval_s * 0.9):
             sweep(ctx)
             retention.prune(ctx, max_batches=ctx.settings.prune_batches_per_sweep)
+            keepalive.keep_alive(ctx)
     except DarkroomError as exc:
         log.warning(
             "the sweep failed (%s: %s); the next is in %.0f s", type(exc).__name__, exc, ctx.settings.sweep_interval_s

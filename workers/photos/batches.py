@@ -18,7 +18,7 @@ import logging
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import BadRequest, MediaGone, QuotaWait, Unavailable, VaultError
+from workers.errors import BadRequest, GoogleWait, MediaGone, Unavailable, VaultError
 from workers.google.photos import MAX_BATCH, NewItem, Photos
 from workers.grants import tokens
 from workers.photos import albums, completion, names
@@ -68,7 +68,7 @@ def create_items(ctx: Context, sub: str) -> None:
                 items.mark_creating(ctx.db, [item.id for item, _ in batch])
                 try:
                     _create_batch(ctx, photos, album_id, batch)
-                except QuotaWait:  # refused before anything was made (or never sent): not uncertain
+                except GoogleWait:  # refused before anything was made (or never sent): not uncertain
                     items.back_to_uploaded(ctx.db, [item.id for item, _ in batch])
                     raise
         except (BadRequest, MediaGone):

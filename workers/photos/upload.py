@@ -11,7 +11,7 @@ import time
 import pipelines
 from workers import metrics
 from workers.context import Context
-from workers.errors import GaveUp, MediaGone, QuotaWait, UnusableImage
+from workers.errors import GaveUp, GoogleWait, MediaGone, UnusableImage
 from workers.google.photos import Photos
 from workers.grants import tokens
 from workers.photos import batches, fanout, turns
@@ -31,8 +31,8 @@ def process_item(ctx: Context, item_id: str) -> None:
         try:
             with tokens.photos_for(ctx, item.sub, grant) as photos:
                 waiting = _upload(ctx, photos, item)
-        except QuotaWait:
-            items.uncount_attempt(ctx.db, item.id)  # a wait for Google's quota is no delivery of the photo
+        except GoogleWait:
+            items.uncount_attempt(ctx.db, item.id)  # a wait for Google (quota, a refresh's cool-down): no delivery
             raise
         turns.released(waiting.released)  # uploaded: the user's next photo held, if any, took its place
     else:

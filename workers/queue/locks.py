@@ -19,6 +19,16 @@ from workers.queue.connection import client, translated
 
 LEASE_S = 15.0  # a dead holder's lock is free this long after its last renewal
 
+# KEYS: the cool-down, the count of failures in a row; ARGV: the shortest and the longest cool-down (ms). The
+# count outlives the longest cool-down fourfold: failures an hour apart still double.
+_COOL_DOWN = """
+local failures = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 4 * tonumber(ARGV[2]))
+local ms = math.min(tonumber(ARGV[1]) * 2 ^ math.min(failures - 1, 30), tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], failures, 'PX', math.floor(ms))
+return math.floor(ms)
+"""
+
 
 def _renew(lock: Lock, lease_s: float, done: threading.Event) -> None:
     """Renew the lease every third of it until `done`; a lease that could not be renewed (Redis out of reach,
@@ -35,6 +45,8 @@ class Locks:
         self._redis = client(redis_url, timeout_s) if redis_url else None
         self._local: dict[str, threading.Lock] = {}
         self._claims: dict[str, float] = {}
+        self._cooling: dict[str, float] = {}  # in process: name -> monotonic end of its cool-down
+        self._failures: dict[str, int] = {}
         self._guard = threading.Lock()
         self._memory = uuid.uuid4().hex
 
@@ -49,6 +61,40 @@ class Locks:
                 return False
             self._claims[name] = now + ttl_s
             return True
+
+    def cool_down(self, name: str, base_s: float, max_s: float) -> float:
+        """Count a failure of `name`: it cools down for `base_s`, doubling with each failure in a row up to
+        `max_s`, for every caller cluster-wide. The seconds it cools down for."""
+        if self._redis is not None:
+            keys = (f"darkroom:cool:{name}", f"darkroom:failures:{name}")
+            with translated(f"cool down {name}"):
+                ms = self._redis.eval(_COOL_DOWN, 2, *keys, int(base_s * 1000), int(max_s * 1000))
+            return int(ms) / 1000
+        with self._guard:
+            failures = self._failures.get(name, 0) + 1
+            self._failures[name] = failures
+            wait_s = float(min(base_s * 2 ** min(failures - 1, 30), max_s))
+            self._cooling[name] = time.monotonic() + wait_s
+            return wait_s
+
+    def cooling(self, name: str) -> float:
+        """The seconds left of `name`'s cool-down (0: none)."""
+        if self._redis is not None:
+            with translated(f"cooling {name}"):
+                ms = int(self._redis.pttl(f"darkroom:cool:{name}"))
+            return max(0, ms) / 1000
+        with self._guard:
+            return max(0.0, self._cooling.get(name, 0.0) - time.monotonic())
+
+    def warm(self, name: str) -> None:
+        """`name` succeeded: no cool-down, and the next failure starts again from the shortest."""
+        if self._redis is not None:
+            with translated(f"warm {name}"):
+                self._redis.delete(f"darkroom:cool:{name}", f"darkroom:failures:{name}")
+            return
+        with self._guard:
+            self._cooling.pop(name, None)
+            self._failures.pop(name, None)
 
     def memory(self) -> str:
         """A name for Redis's memory: the same for as long as Redis keeps its data, new after a restart that

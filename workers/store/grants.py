@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, literal_column, select, update
 
 from workers.store import notifications
 from workers.store.db import Database
@@ -53,8 +53,10 @@ def save_exchange(
     state: GrantState,
     access: Access,
     refresh_token: str | None,
+    refresh_expires_at: datetime | None = None,
 ) -> bool:
-    """Store what a code exchange returned; a missing refresh token never replaces a stored one.
+    """Store what a code exchange returned; a missing refresh token never replaces a stored one (nor its use
+    and end). `refresh_expires_at`: when Google ends the new refresh token, if it said.
 
     Returns whether the grant has a refresh token afterwards.
     """
@@ -65,8 +67,10 @@ def save_exchange(
             setattr(grant, claim, claims.get(claim))
         grant.access_secret = GRANT_ACCESS.seal(vault, sub, access.token)
         grant.access_expires_at = access.expires_at
-        for column, value in (_refresh_values(vault, sub, refresh_token) if refresh_token else {}).items():
-            setattr(grant, column, value)
+        if refresh_token:
+            values = {**_refresh_values(vault, sub, refresh_token), "refresh_used_at": utcnow()}
+            for column, value in {**values, "refresh_expires_at": refresh_expires_at}.items():
+                setattr(grant, column, value)
         s.add(grant)
         return grant.refresh_secret is not None
 
@@ -108,19 +112,50 @@ def refresh_token_of(db: Database, vault: Vault, sub: str) -> str | None:
 
 
 def store_refresh(
-    db: Database, vault: Vault, sub: str, access: Access, refresh_token: str | None, scopes: tuple[str, ...]
+    db: Database,
+    vault: Vault,
+    sub: str,
+    access: Access,
+    refresh_token: str | None,
+    scopes: tuple[str, ...],
+    refresh_expires_at: datetime | None = None,
 ) -> None:
+    """A refresh's answer: the refresh token was used now; Google may have said when it ends."""
+    now = utcnow()
     values: dict[str, Any] = {
         "access_secret": GRANT_ACCESS.seal(vault, sub, access.token),
         "access_expires_at": access.expires_at,
-        "last_refresh_at": utcnow(),
+        "last_refresh_at": now,
+        "refresh_used_at": now,
     }
+    if refresh_expires_at is not None:
+        values["refresh_expires_at"] = refresh_expires_at
     if refresh_token:  # Google may rotate it; "none" never overwrites the one we hold
         values.update(_refresh_values(vault, sub, refresh_token))
     if scopes:
         values["scopes"] = " ".join(scopes)
     with db.session() as s:
         s.execute(update(Grant).where(Grant.sub == sub).values(**values))
+
+
+def idle(db: Database, before: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """Active grants whose refresh token was last used before `before`, longest idle first, with that time:
+    the keep-alive's (workers/grants/keepalive.py), read through ix_grants_keepalive."""
+    query = (
+        select(Grant.sub, Grant.refresh_used_at)
+        .where(Grant.state == literal_column("'active'"), Grant.refresh_used_at < before)
+        .order_by(Grant.refresh_used_at)
+        .limit(limit)
+    )
+    with db.session() as s:
+        return [(sub, used) for sub, used in s.execute(query) if used is not None]
+
+
+def expiring(db: Database, before: datetime) -> int:
+    """Active grants whose refresh token Google ends before `before` (time-limited ones: darkroom status)."""
+    query = select(func.count()).where(Grant.state == literal_column("'active'"), Grant.refresh_expires_at < before)
+    with db.session() as s:
+        return int(s.scalar(query) or 0)
 
 
 def set_state(db: Database, sub: str, state: GrantState, *, drop_tokens: bool = False) -> None:

@@ -59,6 +59,10 @@ class Grant(Base):
     access_secret: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_refresh_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last access token refresh at Google
+    # When the refresh token was last used or issued (Google ends one unused for six months: the keep-alive),
+    # and the end Google announced for it (refresh_token_expires_in: time-based access), if it did.
+    refresh_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool | None] = mapped_column(Boolean)
     name: Mapped[str | None] = mapped_column(String(255))

@@ -156,17 +156,19 @@ def test_security_events_that_do_not_verify_get_400(app, admin):
     assert grants.get(get_context().db, user["sub"]).state == "active"
 
 
-def test_transient_refresh_failure_is_retried(app, admin):
-    user = admin.add_user(photos=1, width=160, height=120)
-    submission_id = app.submit(admin.mint_code(user["sub"]))
-    app.wait(submission_id, "awaiting_pick")
-    admin.expire_access_tokens(user["sub"])
-    admin.inject_fault("oauth.token.refresh_token", status=503, count=1)
-    admin.pick(sub=user["sub"])
-    assert app.wait(submission_id, "done")["status"] == "done"
-    statuses = [r["status"] for r in admin.requests() if r["endpoint"] == "oauth.token.refresh_token"]
-    assert statuses == [503, 200]
-    assert grants.get(get_context().db, user["sub"]).state == "active"
+def test_transient_refresh_failure_is_waited_out(vault_settings, admin):
+    """The photo waits out the user's refresh cool-down (1 s here, 30 s shipped) and then ends done."""
+    with running(vault_settings.model_copy(update={"refresh_cooldown_s": 1.0})) as app:
+        user = admin.add_user(photos=1, width=160, height=120)
+        submission_id = app.submit(admin.mint_code(user["sub"]))
+        app.wait(submission_id, "awaiting_pick")
+        admin.expire_access_tokens(user["sub"])
+        admin.inject_fault("oauth.token.refresh_token", status=503, count=1)
+        admin.pick(sub=user["sub"])
+        assert app.wait(submission_id, "done")["status"] == "done"
+        statuses = [r["status"] for r in admin.requests() if r["endpoint"] == "oauth.token.refresh_token"]
+        assert statuses == [503, 200]
+        assert grants.get(get_context().db, user["sub"]).state == "active"
 
 
 def test_a_new_refresh_token_replaces_the_stored_one(app, admin):
