@@ -184,7 +184,9 @@ async def metrics_endpoint(request: Request) -> Response:
         return problem(404, "Not Found", "no such resource")
     body, content_type = metrics.exposition()
     uses = await run_in_threadpool(queries.quota_use, request.app.state.context)
-    return Response(body + metrics.quota_gauges(uses), media_type=content_type)
+    by_state, by_health = await run_in_threadpool(queries.grant_counts, request.app.state.context)
+    gauges = metrics.quota_gauges(uses) + metrics.grant_gauges(by_state, by_health)
+    return Response(body + gauges, media_type=content_type)
 
 
 async def _internal(request: Request, exc: Exception) -> Response:

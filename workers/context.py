@@ -16,6 +16,7 @@ from workers.queue import broker, messages
 from workers.queue.governor import Governor
 from workers.queue.locks import Locks
 from workers.store.db import Database
+from workers.store.health import Recorder
 from workers.store.states import Channel
 from workers.store.vault import Vault
 
@@ -36,6 +37,11 @@ class Context:
     @functools.cached_property
     def quota(self) -> Governor:
         return Governor(self.settings)
+
+    @functools.cached_property
+    def health(self) -> Recorder:
+        """What Google said to the calls made for each user, tallied and written every few seconds."""
+        return Recorder(self.db)
 
 
 def channels_of(settings: Settings) -> list[Channel]:

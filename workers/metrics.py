@@ -133,6 +133,20 @@ def quota_gauges(uses: list[Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def grant_gauges(by_state: dict[str, int], by_health: dict[str, int]) -> bytes:
+    """Grants by state, and by the health of their last 24 hours, read from the store at scrape time: the
+    project's, whichever process is scraped. No label names a user."""
+    lines = [
+        "# HELP darkroom_grants Grants darkroom holds, by state.",
+        "# TYPE darkroom_grants gauge",
+        *(f'darkroom_grants{{state="{state}"}} {n}' for state, n in sorted(by_state.items())),
+        "# HELP darkroom_grants_health Users asked for in the last 24 h, by their grant's health.",
+        "# TYPE darkroom_grants_health gauge",
+        *(f'darkroom_grants_health{{health="{state}"}} {n}' for state, n in by_health.items()),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def exposition() -> tuple[bytes, str]:
     """This process's metrics (or, in multiprocess mode, every process's) in the text format."""
     import prometheus_client as prom

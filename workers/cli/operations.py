@@ -41,6 +41,17 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
                 f"{n}{'+' if n >= found['retention']['counted_up_to'] else ''} {k}" for k, n in due.items() if n
             )
         )
+    grant_health = found["grant_health"]
+    print(
+        "health       " + ", ".join(f"{k} {v}" for k, v in grant_health["users"].items()) + "  (users, the last 24 h)"
+    )
+    for sub, sick in grant_health["failing"].items():
+        print(f"failing grant {sub}: {sick['last_error']} at {sick['last_error_at']}")
+    if grant_health["expiring_within_7_days"]:
+        print(
+            f"warning: {grant_health['expiring_within_7_days']} grants end within 7 days (time-limited access the "
+            "users chose; an OAuth app still in Testing ends every grant after 7 days)"
+        )
     for failure in found["recent_failures"]:
         print(f"failed {failure['kind']} {failure['id']} at {failure['at']}: {failure['error']}: {failure['detail']}")
     return 0

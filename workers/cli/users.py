@@ -10,12 +10,14 @@ from typing import Any
 from settings import Settings
 from workers.errors import UsageError
 
+HEALTH = ("healthy", "degraded", "failing")  # workers.store.health.STATES, named without importing the store
+
 
 def list_users(args: argparse.Namespace, settings: Settings) -> int:
     from workers.context import Context
     from workers.store import reports
 
-    found = reports.users(Context(settings).db, after=args.after, limit=args.limit)
+    found = reports.users(Context(settings).db, after=args.after, limit=args.limit, health_state=args.health)
     shown, last = 0, None
     if args.json:  # a JSON array written as it is read
         print("[", end="")
@@ -24,8 +26,12 @@ def list_users(args: argparse.Namespace, settings: Settings) -> int:
         print("\n]")
         return 0
     for user in found:
-        refreshed = user["last_refresh_at"] or "never"
-        print(f"{user['sub']:24s} {user['state']:18s} refreshed {refreshed:20s} {len(user['scopes'])} scopes")
+        refreshed, sick = user["last_refresh_at"] or "never", user["health"]
+        line = f"{user['sub']:24s} {user['state']:18s} {sick['state']:9s} refreshed {refreshed:20s}"
+        line += f" {len(user['scopes'])} scopes"
+        if sick["last_error"]:
+            line += f"  last error {sick['last_error_at']}: {sick['last_error']}"
+        print(line)
         shown, last = shown + 1, user["sub"]
     more = f"; the next page: --after {last}" if args.limit and shown == args.limit else ""
     print(f"{shown} users{more}")
@@ -42,8 +48,15 @@ def show_user(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
-    for name in ("sub", "state", "email", "last_refresh_at", "created_at"):
+    for name in ("sub", "state", "email", "last_refresh_at", "refresh_used_at", "refresh_expires_at", "created_at"):
         print(f"{name:16s} {found[name]}")
+    sick = found["health"]
+    print(
+        f"{'health':16s} {sick['state']} (24 h): refreshes {sick['refreshes']['ok']} ok, "
+        f"{sick['refreshes']['failed']} failed; calls {sick['calls']['ok']} ok, {sick['calls']['failed']} failed"
+    )
+    if sick["last_error"]:
+        print(f"{'last error':16s} {sick['last_error_at']}: {sick['last_error']}")
     print(f"{'scopes':16s} " + " ".join(found["scopes"]))
     print(f"{'items':16s} " + ", ".join(f"{k} {v}" for k, v in sorted(found["counts"].items())))
     return 0
@@ -80,12 +93,15 @@ def _name_value(text: str) -> tuple[str, str]:
 
 
 def register(sub: Any) -> None:
-    users = sub.add_parser("users", help="stored grants: state, scopes, last refresh; never a token")
+    users = sub.add_parser("users", help="stored grants: state, health, scopes, last refresh; never a token")
     which = users.add_subparsers(dest="users_command", required=True)
     listing = which.add_parser("list", help="stored users by sub, read a page at a time")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--limit", type=int, help="at most this many")
     listing.add_argument("--after", metavar="SUB", help="those after this sub (the last one of the page before)")
+    listing.add_argument(
+        "--health", choices=HEALTH, help="only grants in this health over the last 24 h (failing: nothing succeeded)"
+    )
     listing.set_defaults(run=list_users)
     showing = which.add_parser("show", help="one user, with the counts of their items")
     showing.add_argument("sub", metavar="SUB")

@@ -11,15 +11,17 @@ import logging
 
 from workers import metrics
 from workers.context import Context
-from workers.errors import DarkroomError, GrantRevoked, RefreshWait
+from workers.errors import DarkroomError, GrantRevoked, MediaGone, RefreshWait
 from workers.google import oauth
-from workers.google.photos import Photos, UserCredentials, user_credentials
-from workers.store import grants, hotpath, items, submissions
+from workers.google.photos import Gate, Photos, UserCredentials, user_credentials
+from workers.store import grants, health, hotpath, items, submissions
 from workers.store.grants import Access
 from workers.store.models import Grant
 from workers.store.states import GrantState
 
 log = logging.getLogger(__name__)
+
+REFRESH_ENDPOINT = "oauth.token.refresh_token"
 
 
 def _now() -> datetime.datetime:
@@ -62,15 +64,18 @@ def refresh(ctx: Context, sub: str, stale: str | None) -> Access:
             raise GrantRevoked("no refresh token is stored for this user")
         try:
             answer = oauth.refresh_access(ctx.settings, refresh_token)
-        except GrantRevoked:
+        except GrantRevoked as exc:
+            ctx.health.record(sub, health.REFRESH, REFRESH_ENDPOINT, exc)
             revoke_locally(ctx, sub, "Google refused the refresh token (invalid_grant): the user must consent again")
             raise
         except DarkroomError as exc:
+            ctx.health.record(sub, health.REFRESH, REFRESH_ENDPOINT, exc)
             settings = ctx.settings
             wait_s = ctx.locks.cool_down(f"refresh:{sub}", settings.refresh_cooldown_s, settings.refresh_cooldown_max_s)
             log.warning("refresh failed; the user's refreshes cool down %.0f s: %s", wait_s, exc, extra={"sub": sub})
             raise RefreshWait(f"the token refresh failed ({exc.__class__.__name__}): cooling down", wait_s) from exc
         ctx.locks.warm(f"refresh:{sub}")
+        ctx.health.record(sub, health.REFRESH, REFRESH_ENDPOINT)
         metrics.refreshed()
         fresh = usable(answer, ctx.settings.access_token_margin_s)
         grants.store_refresh(
@@ -114,5 +119,22 @@ def credentials_for(ctx: Context, sub: str, grant: Grant | None = None) -> UserC
 
 
 def photos_for(ctx: Context, sub: str, grant: Grant | None = None) -> Photos:
-    """The user's Photos calls, each counted against (and held back by) the project's quota."""
-    return Photos(ctx.settings, credentials_for(ctx, sub, grant), ctx.quota.for_user(sub))
+    """The user's Photos calls, each counted against (and held back by) the project's quota, and its outcome
+    tallied for the grant's health."""
+    return Photos(ctx.settings, credentials_for(ctx, sub, grant), _Observed(ctx.quota.for_user(sub), ctx.health, sub))
+
+
+class _Observed:
+    """A user's quota gate, and what Google answered each call tallied for the user's grant. A photo gone from
+    the library says nothing of the grant: not a failure of it."""
+
+    def __init__(self, gate: Gate, recorder: health.Recorder, sub: str) -> None:
+        self._gate, self._recorder, self._sub = gate, recorder, sub
+
+    def before(self, endpoint: str) -> bool:
+        return self._gate.before(endpoint)
+
+    def answered(self, endpoint: str, error: BaseException | None, probe: bool = False) -> None:
+        self._gate.answered(endpoint, error, probe)
+        if not isinstance(error, MediaGone):
+            self._recorder.record(self._sub, health.CALL, endpoint, error)

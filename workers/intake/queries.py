@@ -9,8 +9,9 @@ from workers.context import Context
 from workers.errors import QuotaWait
 from workers.queue import broker
 from workers.queue.governor import Use
-from workers.store import submissions
+from workers.store import grants, health, submissions
 from workers.store.db import Database
+from workers.store.models import utcnow
 from workers.store.states import ITEM_FINAL, ItemState, SubmissionStatus
 
 
@@ -76,6 +77,11 @@ def counts_view(by_state: dict[str, int]) -> dict[str, int]:
 def quota_use(ctx: Context) -> list[Use]:
     """Today's use of Google's quota per API, project-wide (for the web process's /metrics)."""
     return ctx.quota.report()
+
+
+def grant_counts(ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
+    """Grants by state, and the users of the last 24 hours by their grant's health (for /metrics)."""
+    return grants.by_state(ctx.db), health.counts(ctx.db, utcnow())
 
 
 def readiness(ctx: Context) -> dict[str, bool]:

@@ -3,12 +3,14 @@ recent failures, and today's use of Google's quota."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from workers.context import Context
 from workers.operations import retention
 from workers.queue import connection, deadletters, table
-from workers.store import items, notifications, reports, submissions
+from workers.store import grants, health, items, notifications, reports, submissions
+from workers.store.models import utcnow
 
 
 def report(ctx: Context) -> dict[str, Any]:
@@ -22,7 +24,22 @@ def report(ctx: Context) -> dict[str, Any]:
     out["recent_failures"] = reports.recent_failures(ctx.db, limit=10)
     out["quota"] = quota(ctx)
     out["retention"] = {"days": ctx.settings.retention_days, "due": retention.due(ctx), "counted_up_to": 100}
+    out["grant_health"] = grant_health(ctx)
     return out
+
+
+FAILING_NAMED = 20  # darkroom status names at most so many failing grants
+
+
+def grant_health(ctx: Context) -> dict[str, Any]:
+    """The users of the last 24 hours by the health of their grant, the failing ones named (with their last
+    error), and how many active grants Google ends within a week (time-limited access, announced)."""
+    now = utcnow()
+    return {
+        "users": health.counts(ctx.db, now),
+        "failing": {sub: found.as_json() for sub, found in health.failing(ctx.db, now, FAILING_NAMED).items()},
+        "expiring_within_7_days": grants.expiring(ctx.db, now + datetime.timedelta(days=7)),
+    }
 
 
 def quota(ctx: Context) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from workers.grants import keepalive
 from workers.operations import retention
 from workers.photos import completion, turns
 from workers.queue import messages
-from workers.store import items, notifications, security_events, submissions
+from workers.store import health, items, notifications, security_events, submissions
 from workers.store.models import Item, Submission, utcnow
 from workers.store.states import ITEM_BEFORE_UPLOAD, SourceKind, SubmissionStatus
 
@@ -92,6 +92,7 @@ def periodic_sweep(ctx: Context, _: str = "") -> None:
             sweep(ctx)
             retention.prune(ctx, max_batches=ctx.settings.prune_batches_per_sweep)
             keepalive.keep_alive(ctx)
+            health.prune(ctx.db, health.hour_of(utcnow()) - 2 * health.WINDOW)  # a day past what anyone reads
     except DarkroomError as exc:
         log.warning(
             "the sweep failed (%s: %s); the next is in %.0f s", type(exc).__name__, exc, ctx.settings.sweep_interval_s

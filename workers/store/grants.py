@@ -151,6 +151,11 @@ def idle(db: Database, before: datetime, limit: int) -> list[tuple[str, datetime
         return [(sub, used) for sub, used in s.execute(query) if used is not None]
 
 
+def by_state(db: Database) -> dict[str, int]:
+    with db.session() as s:
+        return {state: int(n) for state, n in s.execute(select(Grant.state, func.count()).group_by(Grant.state))}
+
+
 def expiring(db: Database, before: datetime) -> int:
     """Active grants whose refresh token Google ends before `before` (time-limited ones: darkroom status)."""
     query = select(func.count()).where(Grant.state == literal_column("'active'"), Grant.refresh_expires_at < before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -144,3 +144,20 @@ class SecurityEvent(Base):
     sub: Mapped[str | None] = mapped_column(String(255), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class GrantHealth(Base):
+    """What Google said to the calls made for a user in one hour: token refreshes and API calls, the ones that
+    succeeded and the ones that failed, and the last failure (its kind and Google's answer, never a token).
+    The last 24 hours of them are a grant's health (workers/grants/health.py); retention drops older hours."""
+
+    __tablename__ = "grant_health"
+    __table_args__ = (Index("ix_grant_health_hour", "hour"),)
+    sub: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    refresh_ok: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_failed: Mapped[int] = mapped_column(Integer, default=0)
+    calls_ok: Mapped[int] = mapped_column(Integer, default=0)
+    calls_failed: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)

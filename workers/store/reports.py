@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from workers.store import items
+from workers.store import health, items
 from workers.store.db import Database
 from workers.store.models import Grant, Item, Submission, rfc3339, utcnow
 from workers.store.states import ITEM_FINAL, SUBMISSION_FINAL, SUBMISSION_OPEN, ItemState, SubmissionStatus
@@ -101,24 +101,35 @@ def _pages(ids: list[str]) -> Iterator[list[str]]:
 _USER_COLUMNS = (Grant.sub, Grant.state, Grant.email, Grant.scopes, Grant.last_refresh_at, Grant.created_at)
 
 
-def users(db: Database, after: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def users(
+    db: Database, after: str | None = None, limit: int | None = None, health_state: str | None = None
+) -> Iterator[dict[str, Any]]:
     """The grants darkroom holds, by `sub`, from after `after`, at most `limit`, as an operator may see them:
-    never a token, nor a profile claim but the email. Read a page of PAGE at a time (keyset, on the primary
-    key): memory stays the same for 200,000 users as for 20."""
-    left = limit
+    never a token, nor a profile claim but the email; each with its health over the last 24 hours, and only
+    those in `health_state` if given. Read a page of PAGE at a time (keyset, on the primary key): memory stays
+    the same for 200,000 users as for 20."""
+    left, now = limit, utcnow()
     while left is None or left > 0:
-        size = PAGE if left is None else min(PAGE, left)
-        query = select(*_USER_COLUMNS).order_by(Grant.sub).limit(size)
+        query = select(*_USER_COLUMNS).order_by(Grant.sub).limit(PAGE)
         if after is not None:
             query = query.where(Grant.sub > after)
         with db.session() as s:
             page = [_user(row) for row in s.execute(query)]
-        yield from page
-        if len(page) < size:
+        if not page:
             return
         after = page[-1]["sub"]
-        if left is not None:
-            left -= len(page)
+        found = health.of(db, [user["sub"] for user in page], now)
+        for user in page:
+            user["health"] = found.get(user["sub"], health.Health()).as_json()
+            if health_state is not None and user["health"]["state"] != health_state:
+                continue
+            yield user
+            if left is not None:
+                left -= 1
+                if left == 0:
+                    return
+        if len(page) < PAGE:
+            return
 
 
 def user(db: Database, sub: str) -> dict[str, Any] | None:
@@ -130,7 +141,10 @@ def user(db: Database, sub: str) -> dict[str, Any] | None:
         query = select(Item.state, func.count()).where(Item.sub == sub).group_by(Item.state)
         found["counts"] = {"total": 0, **dict(s.execute(query).all())}
         found["counts"]["total"] = sum(v for k, v in found["counts"].items() if k != "total")
-        return found
+        found["refresh_expires_at"] = rfc3339(grant.refresh_expires_at)
+        found["refresh_used_at"] = rfc3339(grant.refresh_used_at)
+    found["health"] = health.of(db, [sub], utcnow()).get(sub, health.Health()).as_json()
+    return found
 
 
 def _user(grant: Any) -> dict[str, Any]:

@@ -9,11 +9,11 @@ import datetime
 import pytest
 from sqlalchemy import select
 
-from tests.support.stub import exchanged, harness
+from tests.support.stub import exchanged, harness, posted
 from workers.errors import GrantRevoked
 from workers.grants import keepalive, tokens
 from workers.store import grants
-from workers.store.models import Grant
+from workers.store.models import Grant, utcnow
 from workers.store.states import GrantState
 
 MONTH = datetime.timedelta(days=31)
@@ -74,3 +74,20 @@ def test_a_grant_that_ended_at_google_is_revoked_by_the_keep_alive(uc, admin):
     _pass(uc, admin, MONTH)
     assert keepalive.keep_alive(uc.ctx) == {"ended": 1}
     assert grants.get(uc.ctx.db, done.sub).state == GrantState.REVOKED
+
+
+def test_time_limited_access_is_kept_from_each_answer_and_status_warns_a_week_ahead(uc, admin):
+    from workers.grants import exchange
+    from workers.operations import report
+
+    lasting = exchanged(uc, admin)
+    limited = posted(uc, admin, refresh_token_expires_in=6 * 86_400)  # the user chose six days
+    exchange.exchange_code(uc.ctx, limited.submission_id)
+    ends = grants.get(uc.ctx.db, limited.sub).refresh_expires_at
+    assert ends is not None and abs((ends - utcnow()).total_seconds() - 6 * 86_400) < 60
+    assert grants.get(uc.ctx.db, lasting.sub).refresh_expires_at is None
+    assert report.grant_health(uc.ctx)["expiring_within_7_days"] == 1
+    _pass(uc, admin, datetime.timedelta(days=2))
+    tokens.refresh(uc.ctx, limited.sub, stale=tokens.access_for(uc.ctx, limited.sub).token)
+    again = grants.get(uc.ctx.db, limited.sub).refresh_expires_at  # Google says again what is left: 4 days
+    assert again is not None and abs((again - utcnow()).total_seconds() - 4 * 86_400) < 60
