@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     notify_retry_window_s: float = 26 * 3600.0
     fcm_service_account_file: Path | None = None
     fcm_uri: str = "https://fcm.googleapis.com"
+    # Registering the RISC receiver (`darkroom risc ...`): a service account with the RISC Configuration Admin role
+    # in the project of the web client, and the RISC management API's origin.
+    risc_service_account_file: Path | None = None
+    risc_api_uri: str = "https://risc.googleapis.com"
     log_level: str = "INFO"
     log_format: str = "json"  # or "text" for people reading a terminal
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import fcm, library, photos, picker
+from emulator import fcm, library, photos, picker, risc
 from emulator.http import ApiError, api_error, json_body
 from emulator.world import Google
 
@@ -91,6 +91,22 @@ async def fcm_service_account(request: Request) -> Response:
     body = await json_body(request)
     google, base = _google(request), str(request.base_url).rstrip("/")
     return JSONResponse(fcm.mint_service_account(google, base, body.get("project_id", "darkroom-demo")))
+
+
+async def risc_service_account(request: Request) -> Response:
+    """A service account for the RISC management API; {"admin": false}: without its Configuration Admin role."""
+    body = await json_body(request)
+    google, base = _google(request), str(request.base_url).rstrip("/")
+    made = risc.mint_service_account(
+        google, base, body.get("project_id", "darkroom-demo"), bool(body.get("admin", True))
+    )
+    return JSONResponse(made)
+
+
+async def risc_stream(request: Request) -> Response:
+    """The RISC stream as Google holds it, and every verification pushed to the receiver (url, state, status)."""
+    current = risc.stream(_google(request))
+    return JSONResponse({"config": current.config, "status": current.status, "delivered": current.delivered})
 
 
 async def fcm_unregister(request: Request) -> Response:
@@ -239,6 +255,8 @@ routes = [
     Route("/_admin/risc", security_event, methods=["POST"]),
     Route("/_admin/albums/{album_id}", delete_album, methods=["DELETE"]),
     Route("/_admin/fcm/service-account", fcm_service_account, methods=["POST"]),
+    Route("/_admin/risc/service-account", risc_service_account, methods=["POST"]),
+    Route("/_admin/risc/stream", risc_stream, methods=["GET"]),
     Route("/_admin/fcm/unregister", fcm_unregister, methods=["POST"]),
     Route("/_admin/fcm/messages", fcm_messages, methods=["GET"]),
     Route("/_admin/lifetimes", lifetimes, methods=["GET", "POST"]),

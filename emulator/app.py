@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from emulator import admin, content, drive, fcm, library, oauth, picker
+from emulator import admin, content, drive, fcm, library, oauth, picker, risc
 from emulator.world import Google
 
 
@@ -17,6 +17,7 @@ def create_app(google: Google | None = None) -> Starlette:
             *content.routes,
             *drive.routes,
             *fcm.routes,
+            *risc.routes,
             *admin.routes,
         ]
     )

@@ -45,6 +45,15 @@ class AdminClient:
         """Move Google's clock `seconds` ahead (codes, tokens and grants age); how far it is moved in all."""
         return float(self._call("POST", "clock", {"advance_s": seconds})["offset_s"])
 
+    def risc_service_account(self, admin: bool = True) -> dict[str, Any]:
+        """A service-account JSON for the RISC management API (DARKROOM_RISC_SERVICE_ACCOUNT_FILE); `admin`:
+        whether it holds the RISC Configuration Admin role."""
+        return self._call("POST", "risc/service-account", {"admin": admin})
+
+    def risc_stream(self) -> dict[str, Any]:
+        """The receiver Google has registered (`config`), its `status`, and the verifications it `delivered`."""
+        return self._call("GET", "risc/stream")
+
     def expire_access_tokens(self, sub: str) -> int:
         return self._call("POST", "expire-tokens", {"sub": sub})["expired"]
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from settings import Settings, get_settings
 from workers import logs
-from workers.cli import dead, demo, enhance, keys, operations, reprocess, serve, users
+from workers.cli import dead, demo, enhance, keys, operations, reprocess, risc, serve, users
 from workers.errors import DarkroomError
 
 Command = Callable[[argparse.Namespace, Settings], int]
-_GROUPS = (demo, serve, enhance, keys, users, operations, dead, reprocess)
+_GROUPS = (demo, serve, enhance, keys, users, operations, dead, reprocess, risc)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -43,6 +43,7 @@ def demo_settings(emulator_url: str, database_url: str) -> Settings:
         photos_picker_uri=f"{emulator_url}/picker",
         google_api_uri=emulator_url,
         risc_jwks_uri=f"{emulator_url}/oauth2/v3/certs",
+        risc_api_uri=f"{emulator_url}/risc",
         token_keys=SecretStr(new_key()),
         log_format="text",
     )

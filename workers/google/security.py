@@ -74,6 +74,7 @@ class SecurityEvent:
     sub: str | None = None
     token_alg: str | None = None
     token: str | None = None  # a prefix of a refresh token, or its digest: never kept, only looked up
+    state: str | None = None  # a verification's: what `darkroom risc verify` asked Google to send
 
     def __repr__(self) -> str:
         return f"SecurityEvent(kind={self.kind!r}, sub={self.sub!r}, token_alg={self.token_alg!r})"
@@ -91,7 +92,8 @@ def events_of(claims: dict[str, Any]) -> list[SecurityEvent]:
 def _event(kind: str, body: Any) -> SecurityEvent:
     subject = body.get("subject") if isinstance(body, dict) else None
     if kind == "verification":
-        return SecurityEvent(kind)
+        state = body.get("state") if isinstance(body, dict) else None
+        return SecurityEvent(kind, state=state[:255] if isinstance(state, str) and state else None)
     if not isinstance(subject, dict):
         raise BadSecurityToken("invalid_request", f"the {kind} event has no subject")
     if subject.get("subject_type") == "oauth_token":

@@ -56,7 +56,8 @@ def receive_security_event(ctx: Context, token: str) -> bool:
     kinds = " ".join(e.kind for e in found)
     # The row is an outbox: recorded once, then sent to a worker until it is applied. A redelivery of an event
     # whose message was lost (Redis down after the row was written: a 503, so Google delivers again) sends it.
-    fresh = security_events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub)
+    state = next((e.state for e in found if e.state), None)
+    fresh = security_events.record_security_event(ctx.db, str(claims["jti"]), kinds, sub, state)
     if fresh or not security_events.is_applied(ctx.db, str(claims["jti"])):
         messages.apply_security_event(str(claims["jti"]))
     return fresh

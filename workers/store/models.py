@@ -144,6 +144,7 @@ class SecurityEvent(Base):
     sub: Mapped[str | None] = mapped_column(String(255), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str | None] = mapped_column(String(255), index=True)  # a verification's (darkroom risc verify)
 
 
 class GrantHealth(Base):

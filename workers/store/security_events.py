@@ -11,14 +11,21 @@ from workers.store.db import Database
 from workers.store.models import SecurityEvent, utcnow
 
 
-def record_security_event(db: Database, jti: str, event_type: str, sub: str | None) -> bool:
-    """Keep the event once; False when this jti was seen before (Google redelivers)."""
+def record_security_event(db: Database, jti: str, event_type: str, sub: str | None, state: str | None = None) -> bool:
+    """Keep the event once; False when this jti was seen before (Google redelivers). `state`: what a
+    verification event carried back."""
     try:
         with db.session() as s:
-            s.add(SecurityEvent(jti=jti, event_type=event_type, sub=sub))
+            s.add(SecurityEvent(jti=jti, event_type=event_type, sub=sub, state=state))
     except IntegrityError:
         return False
     return True
+
+
+def verified(db: Database, state: str) -> datetime | None:
+    """When the receiver recorded a verification event carrying `state` (darkroom risc verify), if it did."""
+    with db.session() as s:
+        return s.scalar(select(SecurityEvent.received_at).where(SecurityEvent.state == state).limit(1))
 
 
 def security_event(db: Database, jti: str) -> SecurityEvent | None:

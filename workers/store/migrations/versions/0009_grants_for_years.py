@@ -1,5 +1,6 @@
 """Grants for years: grants.refresh_used_at and refresh_expires_at (what keeps a grant alive, and when Google
-ends it), and grant_health (what Google said to the calls made for each user, by the hour)
+ends it), grant_health (what Google said to the calls made for each user, by the hour), and
+security_events.state (what a verification event carried back: the receiver's registration verified)
 
 Revision ID: 0009
 Revises: 0008
@@ -35,6 +36,10 @@ def upgrade() -> None:
     # the keep-alive's grants, oldest use first; the grants whose end is near (darkroom status)
     create_index("ix_grants_keepalive", "grants", ["refresh_used_at"], "state = 'active'")
     create_index("ix_grants_refresh_expires_at", "grants", ["refresh_expires_at"], "state = 'active'")
+    # what a verification event carried back, found by `darkroom risc verify`
+    with op.batch_alter_table("security_events") as batch:
+        batch.add_column(sa.Column("state", sa.String(length=255), nullable=True))
+    op.create_index(op.f("ix_security_events_state"), "security_events", ["state"])
     op.create_table(
         "grant_health",
         sa.Column("sub", sa.String(length=255), nullable=False),
@@ -54,6 +59,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("grant_health")
+    op.drop_index(op.f("ix_security_events_state"), "security_events")
+    with op.batch_alter_table("security_events") as batch:
+        batch.drop_column("state")
     drop_index("ix_grants_refresh_expires_at", "grants")
     drop_index("ix_grants_keepalive", "grants")
     with op.batch_alter_table("grants") as batch:
