@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from ingest.app import create_app
 from tests.support.processes import cli, env_of
 from tests.support.stub import exchanged
+from tests.workers.store.conftest import dump
 from workers.errors import RefreshWait, Unavailable
 from workers.grants import tokens
 from workers.operations import report
@@ -59,6 +60,10 @@ def test_health_follows_what_google_answered_for_each_user(uc, admin, settings):
         scraped = web.get("/metrics").text  # counts, no user named
     assert 'darkroom_grants_health{health="failing"} 1' in scraped and 'darkroom_grants{state="active"} 3' in scraped
     assert sick not in scraped
+    issued = admin.tokens()  # every access and refresh token Google issued: none in the table
+    kept = dump(uc.ctx.db)
+    assert "library.albums.list: Unavailable" in kept  # the health rows are in what is searched
+    assert all(token not in kept for tokens_of_a_kind in issued.values() for token in tokens_of_a_kind)
 
     listed = cli("users", "list", "--health", "failing", env=env_of(settings))
     assert listed.returncode == 0 and sick in listed.stdout and well not in listed.stdout, listed.stderr
