@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulator import keys
 from emulator.http import ApiError, endpoint, json_body
 from emulator.world import AccessToken, Google, OAuthError
 
@@ -53,25 +52,10 @@ def messaging(google: Google) -> Messaging:
 
 def mint_service_account(google: Google, base: str, project_id: str = "darkroom-demo") -> dict[str, Any]:
     """A Firebase service-account JSON, as the console downloads it, whose token_uri is this emulator."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_id = secrets.token_hex(20)
-    email = f"firebase-adminsdk-{secrets.token_hex(3)}@{project_id}.iam.gserviceaccount.com"
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    info, public = keys.service_account(base, project_id, "firebase-adminsdk")
+    key_id, email = info["private_key_id"], info["client_email"]
     messaging(google).accounts[key_id] = ServiceAccount(project_id, email, key_id, public)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": project_id,
-        "private_key_id": key_id,
-        "private_key": private,
-        "client_email": email,
-        "client_id": str(secrets.randbelow(10**21)),
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": f"{base}/token",
-        "universe_domain": "googleapis.com",
-    }
+    return info
 
 
 def jwt_bearer(google: Google, assertion: str, token_url: str) -> dict[str, Any]:

@@ -54,6 +54,28 @@ class Signer:
         return {"keys": [jwk]}
 
 
+def service_account(base: str, project_id: str, name: str) -> tuple[dict[str, Any], bytes]:
+    """A service-account JSON as the console downloads it (its token_uri this emulator), and the public half
+    of its key, which the emulator keeps to check what the account signs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    info = {
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": private.decode(),
+        "client_email": f"{name}-{secrets.token_hex(3)}@{project_id}.iam.gserviceaccount.com",
+        "client_id": str(secrets.randbelow(10**21)),
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": f"{base}/token",
+        "universe_domain": "googleapis.com",
+    }
+    return info, public
+
+
 def _segment(obj: dict[str, Any]) -> str:
     return b64url(json.dumps(obj, separators=(",", ":")).encode())
 

@@ -19,12 +19,11 @@ from typing import Any
 
 import jwt
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulator import keys
 from emulator.http import ApiError, endpoint, json_body
 from emulator.world import AccessToken, Google, _event_type
 
@@ -71,23 +70,9 @@ def stream(google: Google) -> Stream:
 
 def mint_service_account(google: Google, base: str, project_id: str = "darkroom-demo", admin: bool = True) -> dict:
     """A service-account JSON as the console downloads it; `admin`: granted RISC Configuration Admin."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_id, email = secrets.token_hex(20), f"risc-admin-{secrets.token_hex(3)}@{project_id}.iam.gserviceaccount.com"
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    stream(google).accounts[key_id] = Account(email, public, admin)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": project_id,
-        "private_key_id": key_id,
-        "private_key": private,
-        "client_email": email,
-        "client_id": str(secrets.randbelow(10**21)),
-        "token_uri": f"{base}/token",
-        "universe_domain": "googleapis.com",
-    }
+    info, public = keys.service_account(base, project_id, "risc-admin")
+    stream(google).accounts[info["private_key_id"]] = Account(info["client_email"], public, admin)
+    return info
 
 
 def _caller(google: Google, request: Request) -> Account:

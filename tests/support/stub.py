@@ -56,6 +56,7 @@ def harness(settings: Settings) -> Iterator[Harness]:
     finally:
         broker.set_current(previous)
         set_context(None)
+        ctx.health.flush(last=True)
         ctx.db.dispose()
 
 

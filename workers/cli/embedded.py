@@ -106,4 +106,5 @@ class Embedded:
             self._worker.stop(timeout=10_000 + self.worker_timeout_ms)
             self._worker = None
         if self.context is not None:
+            self.context.health.flush(last=True)  # the grant health of the last seconds
             self.context.db.dispose()

@@ -41,20 +41,9 @@ def hour_of(at: datetime.datetime) -> datetime.datetime:
 
 @dataclass
 class Tally:
-    """One user's hour as one process saw it, not yet written."""
-
-    refresh_ok: int = 0
-    refresh_failed: int = 0
-    calls_ok: int = 0
-    calls_failed: int = 0
-    last_error: str | None = None
-    last_error_at: datetime.datetime | None = None
-
-
-@dataclass(frozen=True)
-class Health:
-    """A grant's last 24 hours: `state` is healthy, degraded (more than 10 % failed) or failing (nothing
-    succeeded); a grant nothing was asked for is healthy."""
+    """What Google answered the refreshes and calls made for a user: one process's hour, not yet written, or
+    the sum of the last 24 hours, a grant's health. Its `state` is healthy, degraded (more than 10 % failed) or
+    failing (nothing succeeded); a grant nothing was asked for is healthy."""
 
     refresh_ok: int = 0
     refresh_failed: int = 0
@@ -116,7 +105,7 @@ def _summed(now: datetime.datetime) -> Any:
     )
 
 
-def of(db: Database, subs: Sequence[str], now: datetime.datetime) -> dict[str, Health]:
+def of(db: Database, subs: Sequence[str], now: datetime.datetime) -> dict[str, Tally]:
     """The health of each of `subs` that anything was asked for in the last 24 hours."""
     if not subs:
         return {}
@@ -125,7 +114,7 @@ def of(db: Database, subs: Sequence[str], now: datetime.datetime) -> dict[str, H
         return _with_errors(s, rows, now)
 
 
-def failing(db: Database, now: datetime.datetime, limit: int) -> dict[str, Health]:
+def failing(db: Database, now: datetime.datetime, limit: int) -> dict[str, Tally]:
     """Up to `limit` users whose last 24 hours are failing: something was asked, nothing succeeded."""
     ok = func.sum(_TABLE.c.refresh_ok) + func.sum(_TABLE.c.calls_ok)
     query = _summed(now).group_by(_TABLE.c.sub).having(ok == 0).order_by(_TABLE.c.sub).limit(limit)
@@ -142,7 +131,7 @@ def counts(db: Database, now: datetime.datetime) -> dict[str, int]:
     return found
 
 
-def _with_errors(s: Any, rows: Iterable[Any], now: datetime.datetime) -> dict[str, Health]:
+def _with_errors(s: Any, rows: Iterable[Any], now: datetime.datetime) -> dict[str, Tally]:
     summed = {row[0]: row[1:5] for row in rows}
     if not summed:
         return {}
@@ -155,9 +144,9 @@ def _with_errors(s: Any, rows: Iterable[Any], now: datetime.datetime) -> dict[st
     return {sub: _health(counted, *last.get(sub, (None, None))) for sub, counted in summed.items()}
 
 
-def _health(counted: Sequence[Any], last_error: str | None = None, at: datetime.datetime | None = None) -> Health:
+def _health(counted: Sequence[Any], last_error: str | None = None, at: datetime.datetime | None = None) -> Tally:
     refresh_ok, refresh_failed, calls_ok, calls_failed = (int(n or 0) for n in counted)
-    return Health(refresh_ok, refresh_failed, calls_ok, calls_failed, last_error, at)
+    return Tally(refresh_ok, refresh_failed, calls_ok, calls_failed, last_error, at)
 
 
 def prune(db: Database, before: datetime.datetime) -> int:

@@ -120,7 +120,7 @@ def users(
         after = page[-1]["sub"]
         found = health.of(db, [user["sub"] for user in page], now)
         for user in page:
-            user["health"] = found.get(user["sub"], health.Health()).as_json()
+            user["health"] = found.get(user["sub"], health.Tally()).as_json()
             if health_state is not None and user["health"]["state"] != health_state:
                 continue
             yield user
@@ -143,7 +143,7 @@ def user(db: Database, sub: str) -> dict[str, Any] | None:
         found["counts"]["total"] = sum(v for k, v in found["counts"].items() if k != "total")
         found["refresh_expires_at"] = rfc3339(grant.refresh_expires_at)
         found["refresh_used_at"] = rfc3339(grant.refresh_used_at)
-    found["health"] = health.of(db, [sub], utcnow()).get(sub, health.Health()).as_json()
+    found["health"] = health.of(db, [sub], utcnow()).get(sub, health.Tally()).as_json()
     return found
 
 

@@ -39,16 +39,22 @@ def counted(postgres_url: str) -> Iterator[tuple[Database, Vault, Proxy, str, li
             db.dispose()
 
 
+def _first_photo_released(db: Database, vault: Vault) -> None:
+    """User 42's first photo released, the user's grant stored and read once (a pooled connection, as a
+    worker has one)."""
+    items.release(db, "42", 1)
+    grants.save_exchange(
+        db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.x", LATER),
+        refresh_token="1//0refresh",
+    )  # fmt: skip
+    hotpath.grant(db, "42")
+
+
 def test_a_photo_waits_on_postgresql_three_times(postgres_url):
     """begin_attempt and the grant read in one round trip; record_upload in two (BEGIN, the upload and what waits
     for the batch; the next photo's release, COMMIT and the read after it). They took 2 and 6."""
     with counted(postgres_url) as (db, vault, proxy, _, (first, second, _)):
-        items.release(db, "42", 1)
-        grants.save_exchange(
-            db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.x", LATER),
-            refresh_token="1//0refresh",
-        )  # fmt: skip
-        hotpath.grant(db, "42")  # a pooled connection, as a worker has one
+        _first_photo_released(db, vault)
 
         before = proxy.round_trips
         item, grant = hotpath.begin_attempt(db, first)
@@ -123,12 +129,7 @@ def test_the_flush_psycopg_sends_after_a_pipeline_sync_is_not_counted(postgres_u
         return (yield from fetch(self, flush=flush))
 
     with counted(postgres_url) as (db, vault, proxy, _, (first, _, _)):
-        items.release(db, "42", 1)
-        grants.save_exchange(
-            db, vault, sub="42", claims={}, scopes=("s",), state="active", access=Access("ya29.x", LATER),
-            refresh_token="1//0refresh",
-        )  # fmt: skip
-        hotpath.grant(db, "42")
+        _first_photo_released(db, vault)
         monkeypatch.setattr(_pipeline_base.BasePipeline, "_fetch_gen", flushed_late)
         before = proxy.round_trips
         item, _ = hotpath.begin_attempt(db, first)
