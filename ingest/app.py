@@ -153,15 +153,19 @@ def _unauthenticated(detail: str) -> Response:
 async def post_security_event(request: Request) -> Response:
     """Cross-Account Protection push (RFC 8935): 202 when accepted (or already seen), 400 with `err` if not."""
     if _media_type(request) != "application/secevent+jwt":
+        metrics.security_event("refused")
         return JSONResponse({"err": "invalid_request", "description": "expected application/secevent+jwt"}, 400)
     body = await _bounded_body(request, MAX_EVENT_BYTES)
     if not body:
+        metrics.security_event("refused")
         return JSONResponse({"err": "invalid_request", "description": "empty or oversized body"}, 400)
     try:
         await run_in_threadpool(security.receive_security_event, request.app.state.context, body.decode("ascii"))
     except (BadSecurityToken, UnicodeDecodeError) as exc:
+        metrics.security_event("refused")
         err = exc.err if isinstance(exc, BadSecurityToken) else "invalid_request"
         return JSONResponse({"err": err, "description": str(exc)[:200]}, 400)
+    metrics.security_event("accepted")
     return Response(status_code=202)
 
 
@@ -186,6 +190,9 @@ async def metrics_endpoint(request: Request) -> Response:
     uses = await run_in_threadpool(queries.quota_use, request.app.state.context)
     by_state, by_health = await run_in_threadpool(queries.grant_counts, request.app.state.context)
     gauges = metrics.quota_gauges(uses) + metrics.grant_gauges(by_state, by_health)
+    queues = await run_in_threadpool(queries.queue_state, request.app.state.context)
+    if queues is not None:
+        gauges += metrics.queue_gauges(*queues)
     return Response(body + gauges, media_type=content_type)
 
 

@@ -50,6 +50,11 @@ def _make() -> dict[str, Any]:
             ["endpoint", "error"],
         ),
         "bytes": prom.Counter("darkroom_bytes_total", "Photo bytes moved, by direction.", ["direction"]),
+        "security_events": prom.Counter(
+            "darkroom_security_events_total",
+            "Cross-Account Protection tokens pushed to /v1/risc, by outcome (accepted, refused).",
+            ["outcome"],
+        ),
         "notifications": prom.Counter(
             "darkroom_notifications_total",
             "Webhook and push deliveries, by channel and outcome (delivered, retrying, dead, dropped).",
@@ -145,6 +150,27 @@ def grant_gauges(by_state: dict[str, int], by_health: dict[str, int]) -> bytes:
         *(f'darkroom_grants_health{{health="{state}"}} {n}' for state, n in by_health.items()),
     ]
     return ("\n".join(lines) + "\n").encode()
+
+
+def queue_gauges(depths: dict[str, dict[str, int]], oldest_s: dict[str, float]) -> bytes:
+    """Each queue's messages by state, and the age of its oldest ready message (Redis, read at scrape time)."""
+    lines = [
+        "# HELP darkroom_queue_messages Messages in each queue, by state (ready, delayed, in_flight, dead).",
+        "# TYPE darkroom_queue_messages gauge",
+        *(
+            f'darkroom_queue_messages{{queue="{queue}",state="{state}"}} {n}'
+            for queue, states in sorted(depths.items())
+            for state, n in sorted(states.items())
+        ),
+        "# HELP darkroom_queue_oldest_ready_seconds How long the oldest ready message of each queue has waited.",
+        "# TYPE darkroom_queue_oldest_ready_seconds gauge",
+        *(f'darkroom_queue_oldest_ready_seconds{{queue="{queue}"}} {s:.3f}' for queue, s in sorted(oldest_s.items())),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def security_event(outcome: str) -> None:
+    _metrics()["security_events"].labels(outcome).inc()
 
 
 def exposition() -> tuple[bytes, str]:

@@ -3,6 +3,7 @@ facts, for the status route and the webhooks alike), and whether this process is
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from workers.context import Context
@@ -82,6 +83,20 @@ def quota_use(ctx: Context) -> list[Use]:
 def grant_counts(ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
     """Grants by state, and the users of the last 24 hours by their grant's health (for /metrics)."""
     return grants.by_state(ctx.db), health.counts(ctx.db, utcnow())
+
+
+def queue_state(ctx: Context) -> tuple[dict[str, dict[str, int]], dict[str, float]] | None:
+    """Each queue's messages by state, and how long its oldest ready one has waited (for /metrics); None on the
+    embedded broker, which lives in its process."""
+    if not ctx.settings.redis_url:
+        return None
+    from workers.queue import connection, deadletters
+
+    client = connection.client(ctx.settings.redis_url)
+    try:
+        return deadletters.depths(client), deadletters.oldest_ready_s(client, int(time.time() * 1000))
+    finally:
+        client.close()
 
 
 def readiness(ctx: Context) -> dict[str, bool]:

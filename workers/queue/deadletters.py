@@ -96,6 +96,23 @@ def replay(client: redis.Redis, broker: dramatiq.Broker, letter: DeadLetter) -> 
     remove(client, letter)
 
 
+def oldest_ready_s(client: redis.Redis, now_ms: int) -> dict[str, float]:
+    """Per queue, how long the message at its head has been ready (since it was sent, or since its time came
+    if it was delayed): 0 for an empty queue. dramatiq pushes to the tail and fetches from the head."""
+    out = {}
+    with translated("queue ages"):
+        for queue in QUEUES:
+            head = client.lindex(f"{NAMESPACE}:{queue}", 0)
+            data = client.hget(f"{NAMESPACE}:{queue}.msgs", head) if head is not None else None
+            try:
+                message = json.loads(data) if data else {}
+            except ValueError:
+                message = {}
+            since = max(int(message.get("message_timestamp", now_ms)), int(message.get("options", {}).get("eta", 0)))
+            out[queue] = max(0.0, (now_ms - since) / 1000)
+    return out
+
+
 def depths(client: redis.Redis) -> dict[str, dict[str, int]]:
     """Per queue: messages ready, delayed, in flight (taken by a worker, not acked) and dead."""
     out = {}
