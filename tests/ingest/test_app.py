@@ -6,6 +6,7 @@ import concurrent.futures
 import ipaddress
 import json
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -312,6 +313,19 @@ def test_the_rate_limit_keys_in_redis_are_keyed_hashes(tmp_path, redis_url):
     keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("darkroom:rate:*")]
     unkeyed = hashlib.sha256(b"198.51.100.23").hexdigest()[:24]
     assert keys and not any(unkeyed in k for k in keys)
+
+
+def test_metrics_show_each_queues_messages_and_how_long_the_oldest_has_waited(tmp_path, redis_url):
+    """What the DarkroomOldestMessageTooOld alert reads: a code posted while no exchange worker runs waits."""
+    client = client_for(tmp_path, redis_url=redis_url, peer=("127.0.0.1", 1))
+    assert client.post("/v1/auth-codes", json={"code": CODE}, headers=HEADERS).status_code == 202
+    time.sleep(1.2)
+    scraped = client.get("/metrics").text
+    assert 'darkroom_queue_messages{queue="exchange",state="ready"} 1' in scraped
+    assert 'darkroom_queue_messages{queue="photos",state="ready"} 0' in scraped
+    waited = re.search(r'darkroom_queue_oldest_ready_seconds\{queue="exchange"\} ([0-9.]+)', scraped)
+    assert waited is not None and 1.2 <= float(waited.group(1)) < 10
+    assert 'darkroom_queue_oldest_ready_seconds{queue="photos"} 0.000' in scraped
 
 
 @pytest.mark.parametrize("key", [bytes(32), bytes([7]) * 32, bytes(range(8)) * 4])

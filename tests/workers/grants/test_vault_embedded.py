@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 
@@ -135,8 +136,17 @@ def test_security_events_are_verified_applied_and_deduplicated(app, admin, event
         assert s.execute(sqlalchemy.text("SELECT count(*) FROM security_events")).scalar() == 1
 
 
+def _refused_events(app) -> float:
+    """What /metrics counts of the security events /v1/risc refused (DarkroomSecurityEventsRefused reads it)."""
+    found = re.search(
+        r'darkroom_security_events_total\{outcome="refused"\} ([0-9.e+]+)', requests.get(f"{app.url}/metrics").text
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 def test_security_events_that_do_not_verify_get_400(app, admin):
     user = signed_in(app, admin)
+    refused_before = _refused_events(app)
     headers = {"Content-Type": "application/secevent+jwt"}
     foreign = admin.security_event(user["sub"], "sessions-revoked", audience="someone-else.apps.googleusercontent.com")
     answer = requests.post(f"{app.url}/v1/risc", data=foreign, headers=headers)
@@ -154,6 +164,7 @@ def test_security_events_that_do_not_verify_get_400(app, admin):
     assert requests.post(f"{app.url}/v1/risc", data="not.a.jwt", headers=headers).status_code == 400
     assert requests.post(f"{app.url}/v1/risc", data=good, headers={"Content-Type": "text/plain"}).status_code == 400
     assert grants.get(get_context().db, user["sub"]).state == "active"
+    assert _refused_events(app) - refused_before >= 4
 
 
 def test_transient_refresh_failure_is_waited_out(vault_settings, admin):
