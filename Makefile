@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast faults format bench bench-pipeline bench-ingest bench-scale bench-slownet bench-latency bench-volume fuzz run lint clean
+.PHONY: demo test test-fast faults screenshots format bench bench-pipeline bench-ingest bench-scale bench-slownet bench-latency bench-volume fuzz run lint clean
 
 $(STAMP): pyproject.toml pipelines/_tone.c  # pip builds the C extension too
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ PYTEST_ARGS ?= -n 2
 COVERAGE ?= --cov=ingest --cov=workers --cov=pipelines --cov=settings --cov-report=term:skip-covered --cov-fail-under=80
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) $(COVERAGE)
+
+# The console's pages as PNGs for the README (docs/console/), from a darkroom with a few users' work, in Chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.support.browser docs/console
 
 # Everything but the end-to-end tests (real processes) and the few slow ones: under two minutes on two cores,
 # for the loop of a day's work. make test runs them all.

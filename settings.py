@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_revoke_uri: str = "https://oauth2.googleapis.com/revoke"
     google_certs_uri: str = "https://www.googleapis.com/oauth2/v1/certs"
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"  # where operators sign in to the console
     photos_library_uri: str = "https://photoslibrary.googleapis.com"
     photos_picker_uri: str = "https://photospicker.googleapis.com"
     # Root for `darkroom call` (any API from google-api-python-client's bundled discovery documents);
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 30
     trusted_proxies: str = ""
     cors_origins: str = ""  # comma-separated; empty keeps CORS off (native apps do not need it)
+    # The operator's console at /console/ (README: The console): off unless some Google accounts may sign in to
+    # it (comma-separated emails, verified by Google); read-only unless console_write.
+    console_emails: str | None = None
+    console_write: bool = False
     body_timeout_s: float = 10.0  # a post's body must arrive within this: slow bodies do not hold connections
     # Who may read GET /metrics on the API port: loopback and private networks (a platform's scraper), by
     # default; the Internet gets 404. Comma-separated addresses or networks.
@@ -179,6 +184,9 @@ class Settings(BaseSettings):
             "no Google client credentials: set DARKROOM_GOOGLE_CLIENT_SECRETS_FILE to the downloaded "
             "client_secret_*.json, or DARKROOM_GOOGLE_CLIENT_ID and DARKROOM_GOOGLE_CLIENT_SECRET"
         )
+
+    def console_email_list(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in (self.console_emails or "").split(",") if e.strip())
 
     def risc_audience_list(self) -> list[str]:
         if self.risc_audiences:

@@ -147,6 +147,15 @@ async def clock(request: Request) -> Response:
     return JSONResponse({"offset_s": google.clock_offset_s, "now": google.now()})
 
 
+async def redirect_uris(request: Request) -> Response:
+    """Register a redirect URI for the web client (as in the Cloud console): {"uri": ..., "client_id"?: ...}."""
+    google, body = _google(request), await json_body(request)
+    client_id = body.get("client_id") or next(iter(google.clients))
+    with google.lock:
+        google.redirect_uris.setdefault(client_id, set()).add(str(body["uri"]))
+        return JSONResponse({"client_id": client_id, "redirect_uris": sorted(google.redirect_uris[client_id])})
+
+
 async def quota(request: Request) -> Response:
     """The Library API's project quota: GET it, POST limits (daily_limit, minute_limit), or {"new_day": true}."""
     google = _google(request)
@@ -263,6 +272,7 @@ routes = [
     Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_admin/quota", quota, methods=["GET", "POST"]),
     Route("/_admin/clock", clock, methods=["GET", "POST"]),
+    Route("/_admin/redirect-uris", redirect_uris, methods=["POST"]),
     Route("/_admin/state", state, methods=["GET"]),
     Route("/_admin/requests", requests_log, methods=["GET"]),
     Route("/_admin/tokens", tokens, methods=["GET"]),

@@ -41,6 +41,10 @@ class AdminClient:
     def revoke(self, sub: str) -> int:
         return self._call("POST", "revoke", {"sub": sub})["revoked"]
 
+    def register_redirect_uri(self, uri: str) -> list[str]:
+        """Register `uri` for the web client, as in the Cloud console (the console's sign-in needs it)."""
+        return list(self._call("POST", "redirect-uris", {"uri": uri})["redirect_uris"])
+
     def advance_clock(self, seconds: float) -> float:
         """Move Google's clock `seconds` ahead (codes, tokens and grants age); how far it is moved in all."""
         return float(self._call("POST", "clock", {"advance_s": seconds})["offset_s"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import parse_qsl
+from html import escape
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from emulator import fcm
@@ -91,7 +92,60 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str | N
     return form.get("client_id"), form.get("client_secret")
 
 
+async def authorize(request: Request) -> Response:
+    """Google's authorization endpoint as a browser meets it: GET shows the account chooser (the project's users,
+    a button each), POST is the choice, answered with a redirect to the client's redirect URI carrying the code
+    and the state. A client or redirect URI Google does not know gets Google's error page, and no redirect."""
+    google: Google = request.app.state.google
+    params = dict(request.query_params) if request.method == "GET" else await _form(request)
+    client_id, redirect_uri = str(params.get("client_id", "")), str(params.get("redirect_uri", ""))
+    if client_id not in google.clients:
+        return _error_page(401, "invalid_client", "The OAuth client was not found.")
+    if redirect_uri not in google.redirect_uris.get(client_id, set()):
+        return _error_page(400, "redirect_uri_mismatch", "The redirect URI is not registered for this client.")
+    if params.get("response_type") != "code" or "openid" not in str(params.get("scope", "")).split():
+        return _error_page(400, "invalid_request", "response_type must be code, with the openid scope.")
+    if request.method == "GET":
+        google.record("oauth.authorize", "GET", 200)
+        return HTMLResponse(_chooser(google, params))
+    sub = str(params.get("sub", ""))
+    if sub not in google.users:
+        return _error_page(400, "invalid_request", "Choose an account.")
+    code = google.mint_code(
+        sub, scopes=str(params["scope"]).split(), client_id=client_id, redirect_uri=redirect_uri,
+        nonce=str(params.get("nonce") or "") or None,
+    )  # fmt: skip
+    google.record("oauth.authorize", "POST", 302)
+    answer = {
+        "code": code,
+        "scope": str(params["scope"]),
+        **({"state": params["state"]} if params.get("state") else {}),
+    }
+    return RedirectResponse(f"{redirect_uri}?{urlencode(answer)}", status_code=302)
+
+
+def _chooser(google: Google, params: dict[str, str]) -> str:
+    kept = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
+        for k, v in params.items()
+        if k in ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce")
+    )
+    accounts = "".join(
+        f'<form method="post" action="/o/oauth2/v2/auth">{kept}<input type="hidden" name="sub" value="{escape(u.sub)}">'
+        f'<button type="submit">{escape(u.email)}</button></form>'
+        for u in google.users.values()
+    )
+    head = '<!doctype html><title>Sign in - Google Accounts</title><link rel="icon" href="data:,">'
+    return f"{head}<h1>Choose an account</h1>{accounts}"
+
+
+def _error_page(status: int, error: str, description: str) -> HTMLResponse:
+    return HTMLResponse(f"<!doctype html><title>Error</title><h1>Error {status}: {escape(error)}</h1>"
+                        f"<p>{escape(description)}</p>", status_code=status)  # fmt: skip
+
+
 routes = [
+    Route("/o/oauth2/v2/auth", authorize, methods=["GET", "POST"]),
     Route("/token", token, methods=["POST"]),
     Route("/revoke", revoke, methods=["POST"]),
     Route("/oauth2/v1/certs", certs_v1, methods=["GET"]),

@@ -109,6 +109,7 @@ class Code:
     azp: str
     used: bool = False
     refresh_lifetime_s: float | None = None  # time-based access: the user chose how long darkroom may act
+    nonce: str | None = None  # the sign-in's, echoed in the ID token
 
 
 @dataclass
@@ -164,6 +165,8 @@ class Google:
         self.base_urls: dict[str, Any] = {}
         self.quota = Quota()  # the Library API's, for the whole project
         self.clock_offset_s = 0.0  # how far Google's clock was moved ahead (/_admin/clock): months in a test
+        # the redirect URIs registered for each web client (the console's sign-in must use one of them)
+        self.redirect_uris: dict[str, set[str]] = {client: set() for client in self.clients}
 
     def now(self) -> float:
         """Google's clock for what ends with time (codes, tokens, grants): the real one, moved by the offset."""
@@ -198,6 +201,7 @@ class Google:
         prompt: str | None = None,
         azp: str | None = None,
         refresh_token_expires_in: float | None = None,
+        nonce: str | None = None,
     ) -> str:
         """A one-time code as the app's sign-in returns it; `granted` narrows what the user allowed, and
         `refresh_token_expires_in` grants time-based access (the refresh token ends after so many seconds)."""
@@ -211,7 +215,7 @@ class Google:
             expires = self.now() + self.lifetimes.code_s
             self.codes[code] = Code(
                 sub, client_id, chosen, redirect_uri, expires, offline, azp or client_id,
-                refresh_lifetime_s=refresh_token_expires_in,
+                refresh_lifetime_s=refresh_token_expires_in, nonce=nonce,
             )  # fmt: skip
             return code
 
@@ -257,7 +261,9 @@ class Google:
                 if code.refresh_lifetime_s is not None:
                     grant.expires_at = self.now() + code.refresh_lifetime_s
                 self.grants[grant.refresh_token] = grant
-            return self._token_response(code.sub, client_id, code.scopes, grant, code.azp, with_refresh=True)
+            return self._token_response(
+                code.sub, client_id, code.scopes, grant, code.azp, with_refresh=True, nonce=code.nonce
+            )
 
     def refresh(self, refresh_token: str, client_id: str) -> dict[str, Any]:
         with self.lock:
@@ -299,7 +305,15 @@ class Google:
         return 1
 
     def _token_response(
-        self, sub: str, client_id: str, scopes: list[str], grant: Grant | None, azp: str, *, with_refresh: bool
+        self,
+        sub: str,
+        client_id: str,
+        scopes: list[str],
+        grant: Grant | None,
+        azp: str,
+        *,
+        with_refresh: bool,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         access = "ya29." + secrets.token_urlsafe(100)
         expires = self.now() + self.lifetimes.access_token_s
@@ -311,18 +325,22 @@ class Google:
             "token_type": "Bearer",
         }
         if {"openid", "email", "profile"} & set(scopes):
-            body["id_token"] = self._id_token(sub, client_id, scopes, azp, access)
+            body["id_token"] = self._id_token(sub, client_id, scopes, azp, access, nonce)
         if with_refresh and grant is not None:
             body["refresh_token"] = grant.refresh_token
         if grant is not None and grant.expires_at is not None:  # time-based access: what is left of it
             body["refresh_token_expires_in"] = max(0, int(grant.expires_at - self.now()))
         return body
 
-    def _id_token(self, sub: str, client_id: str, scopes: list[str], azp: str, access: str) -> str:
+    def _id_token(
+        self, sub: str, client_id: str, scopes: list[str], azp: str, access: str, nonce: str | None = None
+    ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {"iss": "https://accounts.google.com", "azp": azp, "aud": client_id, "sub": sub}
         claims["at_hash"] = keys.at_hash(access)
         claims.update({"iat": now, "exp": now + 3600})
+        if nonce:
+            claims["nonce"] = nonce
         profile = self.users[sub].claims
         if "email" in scopes:
             claims.update({k: profile[k] for k in ("email", "email_verified")})

@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest import console
 from ingest.batching import Batcher
 from ingest.clientip import allowed, client_ip, trusted_networks
 from ingest.headers import HEADERS as SECURITY_HEADERS
@@ -253,7 +254,10 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
+        *console.routes(settings),
     ]
+    if settings.console_email_list():
+        console.redact_access_log()
     middleware = [Middleware(SecurityHeaders)]
     if settings.cors_origins:  # off unless asked for: native apps send no Origin
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

@@ -136,6 +136,8 @@ def deployment_env(emulator_url: str, web_port: int, database_url: str, redis_ur
         "DARKROOM_PHOTOS_PICKER_URI": f"{emulator_url}/picker",
         "DARKROOM_GOOGLE_API_URI": emulator_url,
         "DARKROOM_RISC_JWKS_URI": f"{emulator_url}/oauth2/v3/certs",
+        "DARKROOM_RISC_API_URI": f"{emulator_url}/risc",
+        "DARKROOM_GOOGLE_AUTH_URI": f"{emulator_url}/o/oauth2/v2/auth",
         "DARKROOM_TOKEN_KEYS": new_key(),
     }
 

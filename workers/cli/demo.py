@@ -44,6 +44,7 @@ def demo_settings(emulator_url: str, database_url: str) -> Settings:
         google_api_uri=emulator_url,
         risc_jwks_uri=f"{emulator_url}/oauth2/v3/certs",
         risc_api_uri=f"{emulator_url}/risc",
+        google_auth_uri=f"{emulator_url}/o/oauth2/v2/auth",
         token_keys=SecretStr(new_key()),
         log_format="text",
     )

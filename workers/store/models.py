@@ -162,3 +162,15 @@ class GrantHealth(Base):
     calls_failed: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+
+
+class ConsoleAction(Base):
+    """A write an operator made in the console (/console/): who, what, on what, and how it ended."""
+
+    __tablename__ = "console_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(Text)
