@@ -246,7 +246,9 @@ async def today(request: Request, email: str) -> Response:
         "<h2>The last 24 hours</h2>",
         _cards(
             [
-                ("codes in", sum(c for _, c, _ in codes)),
+                ("codes in", facts["funnel"]["codes"]),
+                ("exchanged", facts["funnel"]["exchanged"]),
+                ("picked", facts["funnel"]["picked"]),
                 ("done", subs.get("done", 0)),
                 ("failed", subs.get("failed", 0)),
                 ("open", sum(n for s, n in subs.items() if s not in ("done", "failed"))),

@@ -104,6 +104,9 @@ def test_an_operator_signs_in_and_every_page_answers_and_holds_no_secret(console
             assert answer.status_code == 200 and expected in answer.text, path
             assert "default-src 'none'" in answer.headers["content-security-policy"]
             seen += answer.text
+        today = browser.get(f"{app.url}/console/").text
+        for card in ("<b>1</b><span>codes in</span>", "<b>1</b><span>exchanged</span>", "<b>1</b><span>picked</span>"):
+            assert card in today
         seen += json.dumps([c.value for c in browser.cookies])
         issued = admin.tokens()
         secrets = [t for kind in ("codes", "access_tokens", "refresh_tokens", "upload_tokens") for t in issued[kind]]

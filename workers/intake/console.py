@@ -47,6 +47,7 @@ def today(ctx: Context) -> dict[str, Any]:
     queues = queries.queue_state(ctx)
     return {
         "hours": activity.hourly(ctx.db, now),
+        "funnel": activity.funnel(ctx.db, now),
         "counts": reports.counts(ctx.db, now),
         "queues": queues[0] if queues else None,
         "oldest": queues[1] if queues else None,

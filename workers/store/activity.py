@@ -24,8 +24,8 @@ def _hour(db: Database, column: Any) -> Any:
 
 
 def hourly(db: Database, now: datetime) -> dict[str, dict[str, int]]:
-    """The last 24 hours by the hour (`YYYY-MM-DD HH`): codes in, submissions done and failed, photos done
-    and failed. Each count reads through an index on its time."""
+    """The last 24 hours by the hour (`YYYY-MM-DD HH`): codes apps posted, submissions done and failed, photos
+    done and failed. Each count reads through an index on its time."""
     since = now - DAY
     out: dict[str, dict[str, int]] = {}
 
@@ -36,7 +36,8 @@ def hourly(db: Database, now: datetime) -> dict[str, dict[str, int]]:
 
     with db.session() as s:
         hour = _hour(db, Submission.created_at)
-        add("codes", s.execute(select(hour, func.count()).where(Submission.created_at >= since).group_by(hour)))
+        posted = Submission.created_at >= since, Submission.code_hash.notlike("internal:%")
+        add("codes", s.execute(select(hour, func.count()).where(*posted).group_by(hour)))
         for status in (SubmissionStatus.DONE, SubmissionStatus.FAILED):
             hour = _hour(db, Submission.updated_at)
             query = select(hour, func.count()).where(Submission.status == status, Submission.updated_at >= since)
@@ -46,6 +47,22 @@ def hourly(db: Database, now: datetime) -> dict[str, dict[str, int]]:
             query = select(hour, func.count()).where(items.FINISHED, Item.state == state, Item.updated_at >= since)
             add(f"photos_{state}", s.execute(query.group_by(hour)))
     return out
+
+
+def funnel(db: Database, now: datetime) -> dict[str, int]:
+    """The last 24 hours' codes as a funnel: posted by apps, exchanged for a grant, picked (photos found for
+    them); done and failed are in reports.counts."""
+    since = now - DAY
+    posted = Submission.created_at >= since, Submission.code_hash.notlike("internal:%")
+    with db.session() as s:
+        codes = s.scalar(select(func.count()).where(*posted)) or 0
+        exchanged = s.scalar(select(func.count()).where(*posted, Submission.sub.isnot(None))) or 0
+        picked = s.scalar(
+            select(func.count(func.distinct(Item.submission_id))).where(
+                Item.created_at >= since, Item.submission_id.in_(select(Submission.id).where(*posted))
+            )
+        )
+    return {"codes": int(codes), "exchanged": int(exchanged), "picked": int(picked or 0)}
 
 
 def find_users(db: Database, text: str, limit: int = 50) -> list[dict[str, Any]]:
