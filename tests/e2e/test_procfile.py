@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -143,3 +144,25 @@ def _ready(output: str, kind: str) -> bool:
         for line in output.splitlines()
         if "ready for action" in line
     )
+
+
+def test_stopping_a_stack_returns_once_every_process_it_started_is_gone(tmp_path, redis_url):
+    """The next test's stack uses the same Redis database: a worker of this one still exiting (or left running,
+    its master killed) would take that test's messages to a database gone by then. stop_all used to return when
+    the shells it started had ended, while their dramatiq and uvicorn processes were still exiting."""
+    database = tmp_path / "darkroom.db"
+    stack = Stack(tmp_path, f"sqlite:///{database}", redis_url)
+    try:
+        stack.up("web", "maintenance")
+        deadline = time.monotonic() + 30
+        while "ready for action" not in stack.log("maintenance").read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        stack.stop_all()
+    left = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and str(database).encode() in (entry / "environ").read_bytes():
+                left.append((entry / "comm").read_text().strip())
+    assert left == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -20,6 +21,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+MARKER = "DARKROOM_TEST_PROCESSES"  # in the environment of every process a test starts (Processes.strays)
 
 
 # Ports for the servers tests start. Asking the kernel for port 0 and closing the socket is racy: the kernel may
@@ -62,8 +64,16 @@ def wait_http(url: str, timeout_s: float = 30) -> None:
 
 
 class Processes:
+    """Processes a test starts, each in a process group of its own; every one carries a marker in its environment
+    (and so do its children), so that `stop_all` finds and ends those that left their group: honcho starts each
+    Procfile line in a session of its own, and a dramatiq master killed outright leaves its worker processes
+    running. A stray that outlives its test keeps consuming the xdist worker's Redis database, and takes the next
+    test's messages (a maintenance worker took test_operators' inbox scans, to a database dropped since)."""
+
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir, self.env = workdir, {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+        self.workdir, self.marker = workdir, f"{MARKER}={secrets.token_hex(8)}"
+        path = f"{BIN}:{os.environ['PATH']}"
+        self.env = {**os.environ, **env, "PATH": path, MARKER: self.marker.split("=", 1)[1]}
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
     def log(self, name: str) -> Path:
@@ -112,6 +122,38 @@ class Processes:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        self._end_strays(max(1.0, deadline - time.monotonic()))
+
+    def strays(self) -> list[int]:
+        """The processes that carry this instance's marker and are still running."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if self.marker.encode() in environ:
+                found.append(int(entry.name))
+        return found
+
+    def _end_strays(self, grace_s: float) -> None:
+        """What still runs of the processes this instance started, once their group leaders are gone: given
+        `grace_s` to finish exiting (a dramatiq master waits for its workers), then killed."""
+        deadline = time.monotonic() + grace_s
+        while (strays := self.strays()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if strays:
+            print(
+                f"processes.stop_all: killing {len(strays)} processes still running after their grace", file=sys.stderr
+            )
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while self.strays() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
