@@ -91,3 +91,12 @@ def test_time_limited_access_is_kept_from_each_answer_and_status_warns_a_week_ah
     tokens.refresh(uc.ctx, limited.sub, stale=tokens.access_for(uc.ctx, limited.sub).token)
     again = grants.get(uc.ctx.db, limited.sub).refresh_expires_at  # Google says again what is left: 4 days
     assert again is not None and abs((again - utcnow()).total_seconds() - 4 * 86_400) < 60
+
+
+def test_a_slow_token_endpoint_holds_the_sweep_no_longer_than_the_keep_alives_budget(uc, admin):
+    subs = [exchanged(uc, admin).sub for _ in range(5)]
+    _pass(uc, admin, datetime.timedelta(days=31))
+    admin.inject_fault("oauth.token.refresh_token", delay_s=0.2, count=5)  # each answer takes 0.2 s
+    refreshed = keepalive.keep_alive(uc.ctx, budget_s=0.3).get("refreshed", 0)
+    assert 1 <= refreshed <= 2  # none started past 0.3 s
+    assert keepalive.keep_alive(uc.ctx).get("refreshed", 0) == len(subs) - refreshed  # the next sweep: the rest
