@@ -177,3 +177,19 @@ def test_with_writes_on_an_operator_revokes_a_user_and_it_is_recorded(console, a
         assert grants.get(get_context().db, user["sub"]).state == "deleted"  # a worker revoked and deleted
         listed = browser.get(f"{app.url}/console/failures").text
         assert re.search(rf"{re.escape(OPERATOR)}</td><td>revoke</td><td>{user['sub']}", listed)
+
+
+def test_a_file_name_that_looks_like_markup_shows_as_text(console, admin, emulator):
+    """A user's photos keep the names the user gave them: one that starts like the console's own links must not
+    become a link (or a form) in the operator's page."""
+    hostile = '<a href="https://evil.example/">IMG_1.jpg</a>'
+    with console() as app:
+        admin.register_redirect_uri(f"{app.url}/console/callback")
+        user = admin.add_user(photos=1, width=160, height=120, names=[hostile])
+        submission_id = app.submit(admin.mint_code(user["sub"]))
+        app.wait(submission_id, "awaiting_pick")
+        admin.pick(sub=user["sub"])
+        assert app.wait(submission_id, "done")["status"] == "done"
+        page = sign_in(app, emulator.url).get(f"{app.url}/console/submissions/{submission_id}").text
+        assert "evil.example" in page and hostile not in page
+        assert "&lt;a href=&quot;https://evil.example/&quot;&gt;IMG_1.jpg&lt;/a&gt;" in page
