@@ -25,13 +25,13 @@ from starlette.routing import Route
 
 from emulator import keys
 from emulator.http import ApiError, endpoint, json_body
-from emulator.world import AccessToken, Google, _event_type
+from emulator.world import AccessToken, Google, event_type
 
 AUDIENCE = "https://risc.googleapis.com/google.identity.risc.v1beta.RiscManagementService"
 PUSH = "https://schemas.openid.net/secevent/risc/delivery-method/push"
-VERIFICATION = _event_type("verification")
+VERIFICATION = event_type("verification")
 KNOWN_EVENTS = {
-    _event_type(name)
+    event_type(name)
     for name in (
         "sessions-revoked",
         "tokens-revoked",
@@ -184,10 +184,6 @@ def _push(current: Stream, url: str, token: str, state: str) -> None:
         if code == 202 or (isinstance(code, int) and 400 <= code < 500):
             return
         time.sleep(1.0 * (attempt + 1))
-
-
-def deliveries(google: Google) -> list[dict[str, Any]]:
-    return list(stream(google).delivered)
 
 
 routes = [

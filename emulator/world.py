@@ -365,9 +365,9 @@ class Google:
         the subject of every event (to send a malformed one); `iat_offset_s` moves Google's clock."""
         events = {}
         for name in [event] if isinstance(event, str) else event:
-            events[_event_type(name)] = {"subject": subject or self._event_subject(sub, name, token_alg)}
+            events[event_type(name)] = {"subject": subject or self._event_subject(sub, name, token_alg)}
             if name == "account-disabled":
-                events[_event_type(name)]["reason"] = "hijacking"
+                events[event_type(name)]["reason"] = "hijacking"
         return self.signer.sign(
             {
                 "iss": "https://accounts.google.com/",
@@ -465,7 +465,7 @@ def rfc3339(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
 
 
-def _event_type(name: str) -> str:
+def event_type(name: str) -> str:
     """A RISC event type from its short name; the OAuth ones live under their own schema."""
     if name.startswith("https://"):
         return name
