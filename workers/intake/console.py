@@ -11,7 +11,7 @@ from typing import Any
 from workers.context import Context
 from workers.errors import CodeRejected, UsageError
 from workers.intake import queries
-from workers.queue import connection, deadletters, messages
+from workers.queue import broker, deadletters, messages
 from workers.queue.table import QUEUES
 from workers.store import activity, grants, health, notifications, reports, submissions
 from workers.store.models import utcnow
@@ -80,12 +80,8 @@ def submission(ctx: Context, submission_id: str) -> dict[str, Any] | None:
 
 def failures(ctx: Context) -> dict[str, Any]:
     letters: list[dict[str, Any]] = []
-    if ctx.settings.redis_url:
-        client = connection.client(ctx.settings.redis_url)
-        try:
-            letters = [letter.summary() for letter in deadletters.find(client)][:100]
-        finally:
-            client.close()
+    if (client := broker.redis_client()) is not None:
+        letters = [letter.summary() for letter in deadletters.find(client)][:100]
     return {
         "reasons": activity.failures_by_reason(ctx.db, utcnow()),
         "dead_letters": letters,
@@ -106,34 +102,27 @@ def act(ctx: Context, email: str, action: str, target: str) -> str:
     return outcome
 
 
-def _dead_letters(ctx: Context, queue: str) -> tuple[Any, list[Any]]:
+def _dead_letters(queue: str) -> tuple[Any, list[Any]]:
+    """The broker's Redis connections and the dead letters of `queue` there."""
     if queue not in QUEUES:
         raise UsageError(f"no such queue: {queue}")
-    if not ctx.settings.redis_url:
+    client = broker.redis_client()
+    if client is None:
         raise UsageError("the embedded broker keeps no dead letters")
-    client = connection.client(ctx.settings.redis_url)
     return client, deadletters.find(client, queue=queue)
 
 
 def _replay(ctx: Context, queue: str) -> str:
-    from workers.queue import broker
-
-    client, letters = _dead_letters(ctx, queue)
-    try:
-        for letter in letters:
-            deadletters.replay(client, broker.current(), letter)
-    finally:
-        client.close()
+    client, letters = _dead_letters(queue)
+    for letter in letters:
+        deadletters.replay(client, broker.current(), letter)
     return f"sent {len(letters)} dead letters of {queue} again"
 
 
 def _purge(ctx: Context, queue: str) -> str:
-    client, letters = _dead_letters(ctx, queue)
-    try:
-        for letter in letters:
-            deadletters.remove(client, letter)
-    finally:
-        client.close()
+    client, letters = _dead_letters(queue)
+    for letter in letters:
+        deadletters.remove(client, letter)
     return f"deleted {len(letters)} dead letters of {queue}"
 
 

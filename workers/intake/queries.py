@@ -86,17 +86,15 @@ def grant_counts(ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def queue_state(ctx: Context) -> tuple[dict[str, dict[str, int]], dict[str, float]] | None:
-    """Each queue's messages by state, and how long its oldest ready one has waited (for /metrics); None on the
-    embedded broker, which lives in its process."""
-    if not ctx.settings.redis_url:
+    """Each queue's messages by state, and how long its oldest ready one has waited (for /metrics and the
+    console), read on the broker's own Redis connections; None on the embedded broker, which lives in its
+    process."""
+    client = broker.redis_client()
+    if client is None:
         return None
-    from workers.queue import connection, deadletters
+    from workers.queue import deadletters
 
-    client = connection.client(ctx.settings.redis_url)
-    try:
-        return deadletters.depths(client), deadletters.oldest_ready_s(client, int(time.time() * 1000))
-    finally:
-        client.close()
+    return deadletters.depths(client), deadletters.oldest_ready_s(client, int(time.time() * 1000))
 
 
 def readiness(ctx: Context) -> dict[str, bool]:

@@ -310,3 +310,9 @@ def worker(threads: int, timeout_ms: int) -> dramatiq.Worker:
 
 def is_redis() -> bool:
     return isinstance(_broker, RedisBroker)
+
+
+def redis_client() -> redis.Redis | None:
+    """The broker's own Redis client (its pool of connections), or None on the embedded broker: for reading the
+    queues (their depths, the dead letters) without a connection of one's own."""
+    return _broker.client if isinstance(_broker, RedisBroker) else None

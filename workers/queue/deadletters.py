@@ -117,8 +117,15 @@ def depths(client: redis.Redis) -> dict[str, dict[str, int]]:
     """Per queue: messages ready, delayed, in flight (taken by a worker, not acked) and dead."""
     out = {}
     with translated("dead letters"):
+        # Every process's ack set, <ns>:__acks__.<broker id>.<queue>: one pass over the keys for all queues (this
+        # runs at every scrape of /metrics), not one per queue.
+        in_flight_of = dict.fromkeys(QUEUES, 0)
+        for key in client.scan_iter(f"{NAMESPACE}:__acks__.*"):
+            queue = (key.decode() if isinstance(key, bytes) else str(key)).rsplit(".", 1)[-1]
+            if queue in in_flight_of:
+                in_flight_of[queue] += int(client.scard(key))
         for queue in QUEUES:
-            in_flight = sum(client.scard(key) for key in client.scan_iter(f"{NAMESPACE}:__acks__.*.{queue}"))
+            in_flight = in_flight_of[queue]
             out[queue] = {
                 "ready": client.llen(f"{NAMESPACE}:{queue}"),
                 "delayed": client.llen(f"{NAMESPACE}:{queue}.DQ"),
