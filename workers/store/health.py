@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, func, or_, select
+from sqlalchemy import Table, and_, case, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workers.errors import DarkroomError, GoogleWait
@@ -123,11 +123,21 @@ def failing(db: Database, now: datetime.datetime, limit: int) -> dict[str, Tally
 
 
 def counts(db: Database, now: datetime.datetime) -> dict[str, int]:
-    """How many users of the last 24 hours are in each health state (those nothing was asked for: none)."""
+    """How many users of the last 24 hours are in each health state (those nothing was asked for: none). The
+    database classifies and counts them (as Tally.state does), so /metrics reads a row per state, not one per
+    user of the day, at every scrape."""
+    day = _summed(now).group_by(_TABLE.c.sub).subquery()
+    failed, succeeded = day.c.refresh_failed + day.c.calls_failed, day.c.refresh_ok + day.c.calls_ok
+    state = case(
+        (failed == 0, literal(HEALTHY)),
+        (succeeded == 0, literal(FAILING)),
+        (failed > DEGRADED_ABOVE * (failed + succeeded), literal(DEGRADED)),
+        else_=literal(HEALTHY),
+    ).label("state")
     found = dict.fromkeys(STATES, 0)
     with db.session() as s:
-        for row in s.execute(_summed(now).group_by(_TABLE.c.sub)):
-            found[_health(row[1:5]).state] += 1
+        for name, n in s.execute(select(state, func.count()).select_from(day).group_by(state)):
+            found[str(name)] += int(n)
     return found
 
 
